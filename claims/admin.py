@@ -1,0 +1,319 @@
+"""The curation desk: fact-checkers log, link, review and publish here."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.postgres.forms import SimpleArrayField
+from django.db.models import Count, F, Func, Q, TextField, Value
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import (
+    Affiliation,
+    Appearance,
+    Claim,
+    Outlet,
+    Review,
+    Source,
+    Speaker,
+    Statement,
+    StatementLink,
+    StatementSpeaker,
+    Status,
+    Topic,
+)
+
+AUDIT_FIELDS = ("public_id", "created_at", "created_by", "updated_at", "updated_by")
+
+
+def stamp(obj, user) -> None:
+    """Record who created and last changed a curated record."""
+    if obj.pk is None and hasattr(obj, "created_by_id"):
+        obj.created_by = user
+    if hasattr(obj, "updated_by_id"):
+        obj.updated_by = user
+
+
+class CuratedAdmin(SimpleHistoryAdmin):
+    """Audit fields shown read-only; every save and inline save is attributed."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), *AUDIT_FIELDS)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if len(fieldsets) == 1 and fieldsets[0][0] is None:
+            fields = [f for f in fieldsets[0][1]["fields"] if f not in AUDIT_FIELDS]
+            return [(None, {"fields": fields}), ("Record", {"fields": AUDIT_FIELDS, "classes": ["collapse"]})]
+        return fieldsets
+
+    def save_model(self, request, obj, form, change):
+        stamp(obj, request.user)
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        for inline_form in formset.forms:
+            if inline_form.has_changed() and inline_form.instance is not None:
+                stamp(inline_form.instance, request.user)
+        super().save_formset(request, form, formset, change)
+
+
+class StatusAdmin(CuratedAdmin):
+    """Editors write drafts; only publishers (and superusers) publish and retract."""
+
+    actions = ["publish", "retract"]
+
+    def has_publish_permission(self, request):
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.publish_{opts.model_name}")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if self.has_publish_permission(request) else ("status", *readonly)
+
+    def save_model(self, request, obj, form, change):
+        if not self.has_publish_permission(request):
+            # Also covers restoring an old version from the history page,
+            # which would otherwise bring back that version's status.
+            if change:
+                obj.status = type(obj).objects.values_list("status", flat=True).get(pk=obj.pk)
+            else:
+                obj.status = Status.DRAFT
+        super().save_model(request, obj, form, change)
+
+    def _set_status(self, request, queryset, status):
+        # One save per row (not queryset.update) so each change is in the history.
+        changed = 0
+        for obj in queryset.exclude(status=status):
+            obj.status = status
+            stamp(obj, request.user)
+            obj._history_user = request.user
+            obj.save(update_fields=["status", "updated_at", "updated_by"])
+            changed += 1
+        self.message_user(
+            request, f"{changed} {self.opts.verbose_name_plural} marked {status}.", messages.SUCCESS
+        )
+
+    @admin.action(description="Publish selected items", permissions=["publish"])
+    def publish(self, request, queryset):
+        self._set_status(request, queryset, Status.PUBLISHED)
+
+    @admin.action(description="Retract selected items", permissions=["publish"])
+    def retract(self, request, queryset):
+        self._set_status(request, queryset, Status.RETRACTED)
+
+
+class LinesArrayField(SimpleArrayField):
+    """A list edited as one item per line; blank lines are ignored."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 4}))
+        super().__init__(forms.CharField(max_length=200), delimiter="\n", required=False, **kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = "\n".join(line.strip() for line in value.splitlines() if line.strip())
+        return super().to_python(value)
+
+
+class SpeakerForm(forms.ModelForm):
+    aliases = LinesArrayField(help_text="Other spellings and transliterations, one per line.")
+
+    class Meta:
+        model = Speaker
+        fields = "__all__"
+
+
+@admin.register(Topic)
+class TopicAdmin(CuratedAdmin):
+    list_display = ["name", "slug", "updated_at"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class AffiliationInline(admin.TabularInline):
+    model = Affiliation
+    fk_name = "speaker"
+    fields = ["organisation", "role", "start_date", "end_date"]
+    autocomplete_fields = ["organisation"]
+    extra = 0
+
+
+@admin.register(Speaker)
+class SpeakerAdmin(CuratedAdmin):
+    form = SpeakerForm
+    list_display = ["name", "kind", "alias_list", "wikidata_qid", "updated_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "slug", "wikidata_qid"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [AffiliationInline]
+
+    @admin.display(description="aliases")
+    def alias_list(self, obj):
+        return ", ".join(obj.aliases)
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            # Fact-checkers type names without diacritics and by their other
+            # spellings: match name and aliases accent-insensitively too.
+            aliases = Func(F("aliases"), Value(" "), function="array_to_string", output_field=TextField())
+            matches = self.model.objects.annotate(alias_text=aliases).filter(
+                Q(name__unaccent__icontains=term) | Q(alias_text__unaccent__icontains=term)
+            )
+            queryset = queryset | self.model.objects.filter(pk__in=matches.values("pk"))
+        return queryset, may_have_duplicates
+
+
+@admin.register(Affiliation)
+class AffiliationAdmin(CuratedAdmin):
+    list_display = ["speaker", "role", "organisation", "start_date", "end_date"]
+    list_filter = ["organisation__kind"]
+    search_fields = ["speaker__name", "organisation__name", "role"]
+    autocomplete_fields = ["speaker", "organisation"]
+
+
+@admin.register(Outlet)
+class OutletAdmin(CuratedAdmin):
+    list_display = ["name", "kind", "country", "language", "homepage"]
+    list_filter = ["kind", "country", "language"]
+    search_fields = ["name", "slug", "homepage"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Source)
+class SourceAdmin(CuratedAdmin):
+    list_display = ["__str__", "kind", "outlet", "published_on", "cites", "url"]
+    list_filter = ["kind", "language", "outlet__kind"]
+    list_select_related = ["outlet", "cites__outlet"]
+    search_fields = ["title", "url", "description", "outlet__name"]
+    autocomplete_fields = ["outlet", "cites"]
+    date_hierarchy = "published_on"
+    readonly_fields = ["cited_by_list"]
+
+    @admin.display(description="cited by")
+    def cited_by_list(self, obj):
+        return "; ".join(str(s) for s in obj.cited_by.all()) or "—"
+
+
+class StatementSpeakerInline(admin.TabularInline):
+    model = StatementSpeaker
+    fields = ["speaker", "role", "position"]
+    autocomplete_fields = ["speaker"]
+    extra = 1
+
+
+class AppearanceInline(admin.TabularInline):
+    model = Appearance
+    fields = ["source", "quote", "is_first"]
+    autocomplete_fields = ["source"]
+    extra = 0
+
+
+class StatementLinkInline(admin.TabularInline):
+    model = StatementLink
+    fk_name = "from_statement"
+    fields = ["type", "to_statement", "note"]
+    autocomplete_fields = ["to_statement"]
+    extra = 0
+    verbose_name = "link to another statement"
+    verbose_name_plural = "links to other statements"
+
+
+class ClaimInline(admin.TabularInline):
+    model = Claim
+    fields = ["text", "status"]
+    readonly_fields = ["status"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Statement)
+class StatementAdmin(StatusAdmin):
+    list_display = ["__str__", "speaker_names", "said_on", "said_on_precision", "text_type", "status"]
+    list_filter = ["status", "text_type", "said_on_precision", "language", "topics"]
+    search_fields = ["text", "original_text", "context", "speakers__name", "appearances__quote"]
+    autocomplete_fields = ["topics"]
+    date_hierarchy = "said_on"
+    inlines = [StatementSpeakerInline, AppearanceInline, StatementLinkInline, ClaimInline]
+    fieldsets = [
+        (None, {"fields": ["text", "text_type", "language", "original_text", "original_language"]}),
+        ("When and where", {"fields": ["said_on", "said_on_precision", "place", "context"]}),
+        (None, {"fields": ["topics", "status"]}),
+        ("Record", {"fields": AUDIT_FIELDS, "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("speakers")
+
+    @admin.display(description="speakers")
+    def speaker_names(self, obj):
+        return ", ".join(s.name for s in obj.speakers.all())
+
+
+class ReviewInline(admin.StackedInline):
+    model = Review
+    fields = [
+        "reviewer",
+        ("rating_text", "verdict"),
+        ("rating_value", "worst_rating", "best_rating"),
+        "url",
+        "published_on",
+        "status",
+    ]
+    readonly_fields = ["status"]
+    autocomplete_fields = ["reviewer"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Claim)
+class ClaimAdmin(StatusAdmin):
+    list_display = ["__str__", "statement", "status", "review_count", "updated_at"]
+    list_filter = ["status", "topics", "reviews__verdict"]
+    search_fields = ["text", "statement__text"]
+    autocomplete_fields = ["statement", "topics"]
+    inlines = [ReviewInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("statement").annotate(Count("reviews"))
+
+    @admin.display(description="reviews", ordering="reviews__count")
+    def review_count(self, obj):
+        return obj.reviews__count
+
+
+@admin.register(Review)
+class ReviewAdmin(StatusAdmin):
+    list_display = ["claim", "reviewer", "rating_text", "verdict", "published_on", "status"]
+    list_filter = ["status", "verdict", "reviewer"]
+    list_select_related = ["claim", "reviewer"]
+    search_fields = ["claim__text", "rating_text", "summary", "url"]
+    autocomplete_fields = ["claim", "reviewer", "evidence"]
+    date_hierarchy = "published_on"
+
+
+@admin.register(StatementSpeaker)
+class StatementSpeakerAdmin(SimpleHistoryAdmin):
+    list_display = ["statement", "speaker", "role"]
+    list_filter = ["role"]
+    list_select_related = ["statement", "speaker"]
+    search_fields = ["speaker__name", "statement__text"]
+    autocomplete_fields = ["statement", "speaker"]
+
+
+@admin.register(StatementLink)
+class StatementLinkAdmin(SimpleHistoryAdmin):
+    list_display = ["from_statement", "type", "to_statement"]
+    list_filter = ["type"]
+    list_select_related = ["from_statement", "to_statement"]
+    search_fields = ["from_statement__text", "to_statement__text"]
+    autocomplete_fields = ["from_statement", "to_statement"]
+
+
+@admin.register(Appearance)
+class AppearanceAdmin(CuratedAdmin):
+    list_display = ["statement", "source", "is_first"]
+    list_filter = ["is_first", "source__kind"]
+    list_select_related = ["statement", "source__outlet"]
+    search_fields = ["quote", "statement__text", "source__title", "source__url"]
+    autocomplete_fields = ["statement", "source"]
