@@ -119,7 +119,7 @@ class SpeakerForm(forms.ModelForm):
 
     class Meta:
         model = Speaker
-        fields = "__all__"
+        fields = ["name", "slug", "kind", "aliases", "description", "wikidata_qid"]
 
 
 @admin.register(Topic)

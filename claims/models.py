@@ -67,7 +67,9 @@ class StatementSpeakerQuerySet(models.QuerySet):
 
 class StatementLinkQuerySet(models.QuerySet):
     def get_by_natural_key(self, from_public_id, to_public_id, type):
-        return self.get(from_statement__public_id=from_public_id, to_statement__public_id=to_public_id, type=type)
+        return self.get(
+            from_statement__public_id=from_public_id, to_statement__public_id=to_public_id, type=type
+        )
 
 
 class Curated(models.Model):
@@ -75,7 +77,9 @@ class Curated(models.Model):
 
     public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField("created", default=timezone.now, editable=False)
-    updated_at = models.DateTimeField("updated", auto_now=True, db_index=True)
+    # Not auto_now: that is skipped on raw saves, and fixtures and imports
+    # must still get a timestamp.
+    updated_at = models.DateTimeField("updated", default=timezone.now, editable=False, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="created by",
@@ -97,6 +101,12 @@ class Curated(models.Model):
 
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
+        super().save(*args, **kwargs)
 
 
 class StatusMixin(models.Model):
@@ -185,9 +195,10 @@ class Speaker(Curated):
     def natural_key(self):
         return (self.slug,)
 
-    def clean(self):
-        # Blank lines in the admin's alias box are not aliases.
+    def clean_fields(self, exclude=None):
+        # Blank and repeated aliases are dropped before they are validated.
         self.aliases = list(dict.fromkeys(a.strip() for a in self.aliases if a.strip()))
+        super().clean_fields(exclude)
 
     @property
     def wikidata_url(self) -> str:
@@ -306,7 +317,9 @@ class Source(Curated):
 
     url = models.URLField("URL", max_length=2000, blank=True)
     title = models.CharField(max_length=500, blank=True)
-    outlet = models.ForeignKey(Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="sources")
+    outlet = models.ForeignKey(
+        Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="sources"
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     published_on = models.DateField(null=True, blank=True, validators=[not_in_future])
     language = models.CharField(max_length=35, blank=True, validators=[LANGUAGE_CODE])
@@ -404,7 +417,9 @@ class Statement(StatusMixin, Curated):
 
     text = models.TextField(help_text="The curated text, with obvious misprints corrected.")
     text_type = models.CharField(max_length=12, choices=TextType.choices, default=TextType.VERBATIM)
-    original_text = models.TextField(blank=True, help_text="The text in its original language, for translations.")
+    original_text = models.TextField(
+        blank=True, help_text="The text in its original language, for translations."
+    )
     original_language = models.CharField(max_length=35, blank=True, validators=[LANGUAGE_CODE])
     language = models.CharField(max_length=35, default="en", validators=[LANGUAGE_CODE])
     said_on = models.DateField(
@@ -526,7 +541,9 @@ class StatementSpeaker(models.Model):
                 name="statement_speaker_unique",
                 violation_error_message="This speaker already has this role in the statement.",
             ),
-            models.CheckConstraint(condition=Q(role__in=SpeakerRole.values), name="statement_speaker_role_valid"),
+            models.CheckConstraint(
+                condition=Q(role__in=SpeakerRole.values), name="statement_speaker_role_valid"
+            ),
         ]
 
     def __str__(self):
@@ -669,8 +686,12 @@ class Review(StatusMixin, Curated):
         related_name="reviews",
         limit_choices_to={"kind": Outlet.Kind.FACT_CHECKER},
     )
-    rating_text = models.CharField("textual rating", max_length=100, help_text='As published, e.g. "Pants on Fire".')
-    rating_value = models.DecimalField("numeric rating", max_digits=6, decimal_places=2, null=True, blank=True)
+    rating_text = models.CharField(
+        "textual rating", max_length=100, help_text='As published, e.g. "Pants on Fire".'
+    )
+    rating_value = models.DecimalField(
+        "numeric rating", max_digits=6, decimal_places=2, null=True, blank=True
+    )
     best_rating = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     worst_rating = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     verdict = models.CharField("normalised verdict", max_length=20, choices=Verdict.choices)
