@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.postgres.forms import SimpleArrayField
+from django.db import models
 from django.db.models import Count, F, Func, Q, TextField, Value
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -22,6 +23,8 @@ from .models import (
 )
 
 AUDIT_FIELDS = ("public_id", "created_at", "created_by", "updated_at", "updated_by")
+# Links typed without a scheme are taken as https (Django 6's default).
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 
 
 def stamp(obj, user) -> None:
@@ -34,6 +37,8 @@ def stamp(obj, user) -> None:
 
 class CuratedAdmin(SimpleHistoryAdmin):
     """Audit fields shown read-only; every save and inline save is attributed."""
+
+    formfield_overrides = URL_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), *AUDIT_FIELDS)
@@ -252,6 +257,7 @@ class StatementAdmin(StatusAdmin):
 
 class ReviewInline(admin.StackedInline):
     model = Review
+    formfield_overrides = URL_FIELDS
     fields = [
         "reviewer",
         ("rating_text", "verdict"),

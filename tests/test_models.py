@@ -67,8 +67,13 @@ DB_VIOLATIONS = {
     )(AffiliationFactory()),
     "outlet kind": lambda: Outlet.objects.create(name="X", slug="x", kind="blog"),
     "outlet slug unique": lambda: [OutletFactory(slug="same"), OutletFactory(slug="same")],
-    "source URL unique": lambda: [SourceFactory(url="https://a.example/1"), SourceFactory(url="https://a.example/1")],
-    "source citing itself": lambda: (lambda s: Source.objects.filter(pk=s.pk).update(cites=s))(SourceFactory()),
+    "source URL unique": lambda: [
+        SourceFactory(url="https://a.example/1"),
+        SourceFactory(url="https://a.example/1"),
+    ],
+    "source citing itself": lambda: (lambda s: Source.objects.filter(pk=s.pk).update(cites=s))(
+        SourceFactory()
+    ),
     "source published in the future": lambda: SourceFactory(published_on=FAR_FUTURE),
     "source kind": lambda: SourceFactory(kind="scroll"),
     "statement status": lambda: StatementFactory(status="hidden"),
@@ -81,7 +86,9 @@ DB_VIOLATIONS = {
         said_on=datetime.date(2020, 3, 1), said_on_precision="year"
     ),
     "statement said in the future": lambda: StatementFactory(said_on=FAR_FUTURE),
-    "original text on a verbatim statement": lambda: StatementFactory(text_type="verbatim", original_text="نص"),
+    "original text on a verbatim statement": lambda: StatementFactory(
+        text_type="verbatim", original_text="نص"
+    ),
     "statement speaker twice in one role": lambda: (
         lambda st, sp: [StatementSpeaker.objects.create(statement=st, speaker=sp) for _ in range(2)]
     )(StatementFactory(), SpeakerFactory()),
@@ -92,7 +99,9 @@ DB_VIOLATIONS = {
         lambda st: StatementLink.objects.create(from_statement=st, to_statement=st, type="supports")
     )(StatementFactory()),
     "statement link twice": lambda: (
-        lambda a, b: [StatementLink.objects.create(from_statement=a, to_statement=b, type="rejects") for _ in range(2)]
+        lambda a, b: [
+            StatementLink.objects.create(from_statement=a, to_statement=b, type="rejects") for _ in range(2)
+        ]
     )(StatementFactory(), StatementFactory()),
     "statement link type": lambda: StatementLink.objects.create(
         from_statement=StatementFactory(), to_statement=StatementFactory(), type="likes"
@@ -101,11 +110,16 @@ DB_VIOLATIONS = {
         lambda st, so: [Appearance.objects.create(statement=st, source=so) for _ in range(2)]
     )(StatementFactory(), SourceFactory()),
     "two first appearances": lambda: (
-        lambda st: [Appearance.objects.create(statement=st, source=SourceFactory(), is_first=True) for _ in range(2)]
+        lambda st: [
+            Appearance.objects.create(statement=st, source=SourceFactory(), is_first=True) for _ in range(2)
+        ]
     )(StatementFactory()),
     "claim status": lambda: ClaimFactory(status="secret"),
     "review verdict": lambda: Review.objects.create(**review_kwargs(verdict="pants_on_fire")),
-    "review URL unique": lambda: [ReviewFactory(url="https://fc.example/1"), ReviewFactory(url="https://fc.example/1")],
+    "review URL unique": lambda: [
+        ReviewFactory(url="https://fc.example/1"),
+        ReviewFactory(url="https://fc.example/1"),
+    ],
     "review scale without worst": lambda: Review.objects.create(**review_kwargs(best_rating=Decimal(5))),
     "review scale best equals worst": lambda: Review.objects.create(
         **review_kwargs(best_rating=Decimal(1), worst_rating=Decimal(1))
@@ -201,15 +215,19 @@ def test_speaker_aliases_are_trimmed_and_deduplicated():
 
 # Deleting what evidence depends on is refused, never cascaded away.
 PROTECTED = {
-    "source with appearances": lambda: (
-        lambda a: a.source
-    )(Appearance.objects.create(statement=StatementFactory(), source=SourceFactory())),
+    "source with appearances": lambda: (lambda a: a.source)(
+        Appearance.objects.create(statement=StatementFactory(), source=SourceFactory())
+    ),
     "source cited by another": lambda: SourceFactory(cites=SourceFactory()).cites,
     "outlet with sources": lambda: SourceFactory().outlet,
-    "speaker with statements": lambda: (lambda sp: (StatementFactory(speakers=[sp]), sp)[1])(SpeakerFactory()),
+    "speaker with statements": lambda: (lambda sp: (StatementFactory(speakers=[sp]), sp)[1])(
+        SpeakerFactory()
+    ),
     "statement with claims": lambda: ClaimFactory().statement,
     "statement responded to": lambda: (
-        lambda a, b: (StatementLink.objects.create(from_statement=a, to_statement=b, type="responds_to"), b)[1]
+        lambda a, b: (StatementLink.objects.create(from_statement=a, to_statement=b, type="responds_to"), b)[
+            1
+        ]
     )(StatementFactory(), StatementFactory()),
     "claim with reviews": lambda: ReviewFactory().claim,
     "fact-checker with reviews": lambda: ReviewFactory().reviewer,

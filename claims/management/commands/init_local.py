@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from claims.models import Source, Speaker, Statement
+from claims.services import record_missing_history
 
 
 class Command(BaseCommand):
@@ -22,9 +23,7 @@ class Command(BaseCommand):
             self.stdout.write("Database already has data: seed not loaded again.")
         else:
             call_command("loaddata", "seed", verbosity=0)
-            # Fixtures are loaded without history; record their first version
-            # so that the first edit can be compared and undone.
-            call_command("populate_history", auto=True, verbosity=0)
+            record_missing_history(reason="Loaded from the seed fixture")
             self.stdout.write(self.style.SUCCESS("Loaded the seed article."))
 
         password_file = settings.BASE_DIR / "var" / "local-admin-password.txt"
