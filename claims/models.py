@@ -410,6 +410,16 @@ class TextType(models.TextChoices):
     TRANSLATION = "translation", "Translation"
 
 
+def _period_end(date, length: str) -> models.Func:
+    # date + interval is a timestamp; both operations are immutable, as a
+    # generated column requires.
+    return models.Func(
+        date,
+        template=f"(%(expressions)s + INTERVAL '{length}' - INTERVAL '1 day')::date",
+        output_field=models.DateField(),
+    )
+
+
 class Statement(StatusMixin, Curated):
     """Something said or written, by one or more speakers in their roles."""
 
@@ -430,6 +440,19 @@ class Statement(StatusMixin, Curated):
     )
     said_on_precision = models.CharField(
         "date precision", max_length=5, choices=DatePrecision.choices, default=DatePrecision.DAY
+    )
+    # The last day ``said_on`` may stand for: date filters match a period that
+    # overlaps the range asked for, so "January 2020" is found by a search
+    # from 15 January.
+    said_until = models.GeneratedField(
+        expression=models.Case(
+            models.When(said_on_precision=DatePrecision.MONTH, then=_period_end(F("said_on"), "1 month")),
+            models.When(said_on_precision=DatePrecision.YEAR, then=_period_end(F("said_on"), "1 year")),
+            default=F("said_on"),
+        ),
+        output_field=models.DateField(),
+        db_persist=True,
+        verbose_name="said until",
     )
     place = models.CharField(max_length=200, blank=True)
     context = models.TextField(blank=True, help_text='How it was said, e.g. "video posted to social media".')
