@@ -54,6 +54,12 @@ class StatusQuerySet(CuratedQuerySet):
     def published(self):
         return self.filter(status=Status.PUBLISHED)
 
+    def visible_to(self, user):
+        """Everything for curators; published and retracted records for everyone else."""
+        from .permissions import sees_drafts
+
+        return self if sees_drafts(user, self.model) else self.public()
+
 
 class SlugQuerySet(models.QuerySet):
     def get_by_natural_key(self, slug):

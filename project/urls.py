@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import include, path, re_path
+from django.views import defaults
 from django.views.decorators.http import require_GET
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 
 @require_GET
@@ -16,11 +18,52 @@ def healthz(request):
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
+def _api_error(status: int, code: str, detail: str):
+    body = {
+        "type": "client_error" if status < 500 else "server_error",
+        "errors": [{"code": code, "detail": detail, "attr": None}],
+    }
+    return JsonResponse(body, status=status)
+
+
+# Errors raised outside DRF's views (unknown URLs, oversized bodies, crashes)
+# are JSON on /api/ paths too; the admin keeps its HTML pages.
+def handler400(request, exception=None):
+    if request.path.startswith("/api/"):
+        return _api_error(
+            400, "bad_request", "The request could not be read (is the body too large or malformed?)."
+        )
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if request.path.startswith("/api/"):
+        return _api_error(403, "permission_denied", "You do not have permission to perform this action.")
+    return defaults.permission_denied(request, exception)
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return _api_error(404, "not_found", "No such resource.")
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return _api_error(500, "error", "Something went wrong on our side; it has been logged.")
+    return defaults.server_error(request)
+
+
 admin.site.site_header = "Claim tracker"
 admin.site.site_title = "Claim tracker"
 admin.site.index_title = "Curation"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("claims.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    # Unknown API paths get a JSON 404 even with DEBUG on.
+    re_path(r"^api/", handler404),
 ]

@@ -1,0 +1,54 @@
+"""One JSON error shape for every failure (drf-standardized-errors), plus the
+database errors that bad or conflicting input can still reach."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from drf_standardized_errors.handler import exception_handler as standard_handler
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.serializers import as_serializer_error
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with the current state of the record."
+    default_code = "conflict"
+
+
+class PreconditionRequired(APIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = (
+        "Send an If-Match header with the ETag from your last read of this record, "
+        "so that you cannot overwrite someone else's change."
+    )
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The record changed since you read it (its ETag no longer matches): read it again and reapply your change."
+    default_code = "precondition_failed"
+
+
+def describe_references(protected_objects) -> str:
+    counts: dict[str, int] = {}
+    for obj in protected_objects:
+        meta = obj._meta
+        counts[meta.verbose_name_plural] = counts.get(meta.verbose_name_plural, 0) + 1
+    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ProtectedError | RestrictedError):
+        objects = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", [])
+        exc = Conflict(
+            f"Cannot delete: still referenced by {describe_references(objects)}. "
+            "Evidence is kept; retract it instead, or remove the references first."
+        )
+    elif isinstance(exc, IntegrityError):
+        # Validation runs first, so this is a race with another write.
+        exc = Conflict("Another change to the same data was saved at the same time; read it again and retry.")
+    elif isinstance(exc, DjangoValidationError):
+        exc = ValidationError(as_serializer_error(exc))
+    return standard_handler(exc, context)

@@ -1,0 +1,363 @@
+"""Query-parameter filters, one FilterSet per resource.
+
+Every value is validated: a malformed date, an unknown choice, or an id or
+slug that names nothing is a 400 naming the parameter, never an empty list
+that looks like an answer.
+"""
+
+import uuid
+
+import django_filters as filters
+from django import forms
+from django.db.models import DateField, Exists, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
+from drf_spectacular.utils import extend_schema_field
+
+from . import models, search
+from .pagination import SortKey, ordering
+from .search import MAX_QUERY_LENGTH
+
+# Sort keys must never be NULL (keyset pagination compares them): undated rows
+# sort as if dated at the far end.
+NEVER = Value("0001-01-01", output_field=DateField())
+ALWAYS = Value("9999-12-31", output_field=DateField())
+
+
+class RefField(forms.CharField):
+    """A record named by public UUID or (where it has one) slug."""
+
+    def __init__(self, *, model, slug_field=None, **kwargs):
+        self.model, self.slug_field = model, slug_field
+        super().__init__(max_length=200, **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return None
+        try:
+            lookup = {"public_id": uuid.UUID(value)}
+        except ValueError:
+            if not self.slug_field:
+                raise forms.ValidationError(f"{value!r} is not a valid id (a UUID).") from None
+            lookup = {self.slug_field: value}
+        obj = self.model._default_manager.filter(**lookup).first()
+        if obj is None:
+            raise forms.ValidationError(f"No {self.model._meta.verbose_name} with id or slug {value!r}.")
+        return obj
+
+
+class MultipleRefField(forms.Field):
+    widget = forms.SelectMultiple
+
+    def __init__(self, *, model, slug_field=None, **kwargs):
+        self.single = RefField(model=model, slug_field=slug_field)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        values = [v for v in (value or []) if v]
+        if not values:
+            if self.required:
+                raise forms.ValidationError("This field is required.")
+            return []
+        if len(values) > 50:
+            raise forms.ValidationError("Give at most 50 values.")
+        return [self.single.clean(v) for v in values]
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class RefFilter(filters.Filter):
+    """``?speaker=a&speaker=b``: any of the named records."""
+
+    field_class = MultipleRefField
+
+    def __init__(self, *args, model, slug_field=None, **kwargs):
+        super().__init__(*args, model=model, slug_field=slug_field, **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        qs = qs.filter(**{f"{self.field_name}__in": value})
+        return qs.distinct() if self.distinct else qs
+
+
+class OrderingFilter(filters.ChoiceFilter):
+    """Validates ``ordering``; the view applies it (see ``KeysetPagination``)."""
+
+    def __init__(self, orderings: dict, **kwargs):
+        self.orderings = orderings
+        choices = [(name, name) for name in orderings]
+        super().__init__(choices=choices, method=lambda qs, name, value: qs, **kwargs)
+
+
+def search_filter(function):
+    return filters.CharFilter(
+        method=lambda qs, name, value: function(qs, value.strip()) if value.strip() else qs,
+        max_length=MAX_QUERY_LENGTH,
+        help_text="Words to find; accents, case and speakers' aliases are ignored.",
+    )
+
+
+def updated_since():
+    return filters.IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Only records changed at or after this ISO 8601 time.",
+    )
+
+
+class CuratedFilterSet(filters.FilterSet):
+    ORDERINGS = {
+        "-updated_at": ordering(SortKey("updated_at", descending=True)),
+        "updated_at": ordering(SortKey("updated_at")),
+    }
+    updated_since = updated_since()
+
+
+def name_orderings():
+    return {
+        "name": ordering(SortKey("name")),
+        "-name": ordering(SortKey("name", descending=True)),
+        **CuratedFilterSet.ORDERINGS,
+    }
+
+
+class TopicFilterSet(CuratedFilterSet):
+    ORDERINGS = name_orderings()
+    ordering = OrderingFilter(ORDERINGS)
+
+    class Meta:
+        model = models.Topic
+        fields = []
+
+
+class OutletFilterSet(CuratedFilterSet):
+    ORDERINGS = name_orderings()
+    kind = filters.ChoiceFilter(choices=models.OutletKind.choices, field_name="kind", lookup_expr="exact")
+    country = filters.CharFilter(field_name="country", lookup_expr="iexact", max_length=2)
+    ordering = OrderingFilter(ORDERINGS)
+
+    class Meta:
+        model = models.Outlet
+        fields = []
+
+
+class SpeakerFilterSet(CuratedFilterSet):
+    ORDERINGS = name_orderings()
+    q = search_filter(search.search_speakers)
+    kind = filters.ChoiceFilter(choices=models.SpeakerKind.choices, field_name="kind", lookup_expr="exact")
+    affiliation = RefFilter(
+        model=models.Speaker,
+        slug_field="slug",
+        field_name="affiliations__organisation",
+        distinct=True,
+        help_text="Organisation (id or slug): its members, at any time. Repeat for any of several.",
+    )
+    ordering = OrderingFilter(ORDERINGS)
+
+    class Meta:
+        model = models.Speaker
+        fields = []
+
+
+class SourceFilterSet(CuratedFilterSet):
+    ORDERINGS = {
+        "-published_on": ordering(SortKey("published_sort", True, Coalesce("published_on", NEVER))),
+        **CuratedFilterSet.ORDERINGS,
+    }
+    q = search_filter(search.search_sources)
+    outlet = RefFilter(
+        model=models.Outlet,
+        slug_field="slug",
+        field_name="outlet",
+        help_text="Outlet id or slug; repeat for any of several.",
+    )
+    kind = filters.ChoiceFilter(choices=models.SourceKind.choices, field_name="kind", lookup_expr="exact")
+    url = filters.CharFilter(
+        field_name="url", lookup_expr="exact", max_length=2000, help_text="Exact URL: has this been logged?"
+    )
+    published_after = filters.DateFilter(field_name="published_on", lookup_expr="gte")
+    published_before = filters.DateFilter(field_name="published_on", lookup_expr="lte")
+    ordering = OrderingFilter(ORDERINGS)
+
+    class Meta:
+        model = models.Source
+        fields = []
+
+
+def _said_orderings():
+    return {
+        # Undated statements sort last either way.
+        "-said_on": ordering(SortKey("said_sort", True, Coalesce("said_on", NEVER))),
+        "said_on": ordering(SortKey("said_sort", False, Coalesce("said_on", ALWAYS))),
+        **CuratedFilterSet.ORDERINGS,
+        "-created_at": ordering(SortKey("created_at", descending=True)),
+        "created_at": ordering(SortKey("created_at")),
+    }
+
+
+class StatementFilterSet(CuratedFilterSet):
+    ORDERINGS = _said_orderings()
+    q = search_filter(search.search_statements)
+    speaker = RefFilter(
+        model=models.Speaker,
+        slug_field="slug",
+        method="filter_speaker",
+        help_text="Speaker id or slug, in any role; repeat for any of several.",
+    )
+    affiliation = RefFilter(
+        model=models.Speaker,
+        slug_field="slug",
+        method="filter_affiliation",
+        help_text="Organisation id or slug: statements by anyone affiliated with it when they spoke.",
+    )
+    outlet = RefFilter(
+        model=models.Outlet,
+        slug_field="slug",
+        method="filter_outlet",
+        help_text="Appeared in a source of this outlet.",
+    )
+    source = RefFilter(model=models.Source, method="filter_source", help_text="Appeared in this source (id).")
+    topic = RefFilter(
+        model=models.Topic,
+        slug_field="slug",
+        method="filter_topic",
+        help_text="Topic slug; repeat for any of several.",
+    )
+    language = filters.CharFilter(field_name="language", lookup_expr="iexact", max_length=35)
+    said_after = filters.DateFilter(
+        field_name="said_until",
+        lookup_expr="gte",
+        help_text="Said on or after this date (a month- or year-precision date counts as its whole period).",
+    )
+    said_before = filters.DateFilter(
+        field_name="said_on", lookup_expr="lte", help_text="Said on or before this date (inclusive)."
+    )
+    status = filters.ChoiceFilter(choices=models.Status.choices, field_name="status", lookup_expr="exact")
+    responds_to = RefFilter(
+        model=models.Statement,
+        method="filter_responds_to",
+        help_text="Statements that respond to this one (id).",
+    )
+    ordering = OrderingFilter(ORDERINGS)
+
+    class Meta:
+        model = models.Statement
+        fields = []
+
+    def filter_speaker(self, qs, name, value):
+        return qs.filter(
+            Exists(models.StatementSpeaker.objects.filter(statement=OuterRef("pk"), speaker__in=value))
+        )
+
+    def filter_affiliation(self, qs, name, value):
+        # Unknown affiliation dates are open-ended; the statement's period
+        # (a whole month for a month-precision date) must overlap the affiliation.
+        held = models.Affiliation.objects.filter(speaker=OuterRef("speaker"), organisation__in=value).filter(
+            Q(start_date__isnull=True) | Q(start_date__lte=OuterRef("statement__said_until")),
+            Q(end_date__isnull=True) | Q(end_date__gte=OuterRef("statement__said_on")),
+        )
+        roles = models.StatementSpeaker.objects.filter(statement=OuterRef("pk")).filter(Exists(held))
+        return qs.filter(Exists(roles))
+
+    def filter_outlet(self, qs, name, value):
+        return qs.filter(
+            Exists(models.Appearance.objects.filter(statement=OuterRef("pk"), source__outlet__in=value))
+        )
+
+    def filter_source(self, qs, name, value):
+        return qs.filter(Exists(models.Appearance.objects.filter(statement=OuterRef("pk"), source__in=value)))
+
+    def filter_topic(self, qs, name, value):
+        through = models.Statement.topics.through
+        return qs.filter(Exists(through.objects.filter(statement=OuterRef("pk"), topic__in=value)))
+
+    def filter_responds_to(self, qs, name, value):
+        links = models.StatementLink.objects.filter(
+            from_statement=OuterRef("pk"), to_statement__in=value, type=models.LinkType.RESPONDS_TO
+        )
+        return qs.filter(Exists(links))
+
+
+class ClaimFilterSet(CuratedFilterSet):
+    ORDERINGS = {
+        "-created_at": ordering(SortKey("created_at", descending=True)),
+        "created_at": ordering(SortKey("created_at")),
+        **CuratedFilterSet.ORDERINGS,
+    }
+    q = search_filter(search.search_claims)
+    speaker = RefFilter(
+        model=models.Speaker,
+        slug_field="slug",
+        method="filter_speaker",
+        help_text="Speaker id or slug of the claim's statement; repeat for any of several.",
+    )
+    topic = RefFilter(
+        model=models.Topic,
+        slug_field="slug",
+        method="filter_topic",
+        help_text="Topic slug; repeat for any of several.",
+    )
+    verdict = filters.MultipleChoiceFilter(
+        choices=models.Verdict.choices,
+        method="filter_verdict",
+        help_text="Has a review with this verdict; repeat for any of several.",
+    )
+    reviewer = RefFilter(
+        model=models.Outlet,
+        slug_field="slug",
+        method="filter_reviewer",
+        help_text="Reviewed by this fact-checker (id or slug).",
+    )
+    reviewed = filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+        method="filter_reviewed",
+        help_text="true: has at least one review; false: has none.",
+    )
+    said_after = filters.DateFilter(field_name="statement__said_until", lookup_expr="gte")
+    said_before = filters.DateFilter(field_name="statement__said_on", lookup_expr="lte")
+    ordering = OrderingFilter(ORDERINGS)
+
+    class Meta:
+        model = models.Claim
+        fields = []
+
+    def visible_reviews(self):
+        return models.Review.objects.visible_to(self.request.user).filter(claim=OuterRef("pk"))
+
+    def filter_speaker(self, qs, name, value):
+        return qs.filter(
+            Exists(models.StatementSpeaker.objects.filter(statement=OuterRef("statement"), speaker__in=value))
+        )
+
+    def filter_topic(self, qs, name, value):
+        through = models.Claim.topics.through
+        return qs.filter(Exists(through.objects.filter(claim=OuterRef("pk"), topic__in=value)))
+
+    def filter_verdict(self, qs, name, value):
+        return qs.filter(Exists(self.visible_reviews().filter(verdict__in=value))) if value else qs
+
+    def filter_reviewer(self, qs, name, value):
+        return qs.filter(Exists(self.visible_reviews().filter(reviewer__in=value)))
+
+    def filter_reviewed(self, qs, name, value):
+        reviewed = Exists(self.visible_reviews())
+        return qs.filter(reviewed if value else ~reviewed)
+
+
+class ReviewFilterSet(CuratedFilterSet):
+    ORDERINGS = {
+        "-published_on": ordering(SortKey("published_sort", True, Coalesce("published_on", NEVER))),
+        **CuratedFilterSet.ORDERINGS,
+    }
+    verdict = filters.MultipleChoiceFilter(choices=models.Verdict.choices, field_name="verdict")
+    reviewer = RefFilter(model=models.Outlet, slug_field="slug", field_name="reviewer")
+    claim = RefFilter(model=models.Claim, field_name="claim")
+    published_after = filters.DateFilter(field_name="published_on", lookup_expr="gte")
+    published_before = filters.DateFilter(field_name="published_on", lookup_expr="lte")
+    status = filters.ChoiceFilter(choices=models.Status.choices, field_name="status", lookup_expr="exact")
+    ordering = OrderingFilter(ORDERINGS)
+
+    class Meta:
+        model = models.Review
+        fields = []

@@ -1,0 +1,689 @@
+"""The REST layer's representations.
+
+Read serializers return what a client needs without follow-up calls (a
+statement carries its speakers, appearances, links and claims). Write
+serializers take public ids (UUIDs, or slugs where a record has one), run the
+model's own validation and constraints, and never accept ids, status changes
+the user may not make, or audit fields.
+"""
+
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+
+from . import models
+from .permissions import can_publish, sees_drafts
+
+# Documented limits for free text (docs/api.md); longer input is a 400.
+TEXT_MAX = 20_000
+NOTE_MAX = 5_000
+
+
+@extend_schema_field({"type": "string", "description": "Public id (UUID), or slug where the record has one."})
+class PublicRef(serializers.RelatedField):
+    """A related record given by its public UUID, or by its slug where it has one."""
+
+    default_error_messages = {
+        "does_not_exist": "No {model} with id or slug {value!r}.",
+        "invalid": "Give the {model}'s id (a UUID){slug}.",
+    }
+
+    def __init__(self, *, slug_field: str | None = None, **kwargs):
+        self.slug_field = slug_field
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        model = self.get_queryset().model._meta.verbose_name
+        if not isinstance(data, str) or not data or len(data) > 200:
+            self.fail("invalid", model=model, slug=" or its slug" if self.slug_field else "")
+        try:
+            lookup = {"public_id": uuid.UUID(data)}
+        except ValueError:
+            if not self.slug_field:
+                self.fail("invalid", model=model, slug="")
+            lookup = {self.slug_field: data}
+        try:
+            return self.get_queryset().get(**lookup)
+        except models.models.ObjectDoesNotExist:
+            self.fail("does_not_exist", model=model, value=data)
+
+    def to_representation(self, value):
+        return str(value.public_id)
+
+
+class ModelValidationMixin:
+    """Run the model's clean() and constraints, reporting each problem by field."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        instance = (
+            model(**{f.attname: getattr(self.instance, f.attname) for f in model._meta.concrete_fields})
+            if self.instance
+            else model()
+        )
+        plain = {
+            k: v
+            for k, v in attrs.items()
+            if not isinstance(self.fields.get(k), serializers.ListSerializer | serializers.ManyRelatedField)
+        }
+        for key, value in plain.items():
+            setattr(instance, key, value)
+        if self.instance is not None:
+            instance.pk = self.instance.pk
+            instance._state.adding = False
+        try:
+            instance.full_clean(exclude=self.unchecked_fields(model))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+        # clean() may normalise values (a month-precision date becomes the 1st).
+        for key in plain:
+            attrs[key] = getattr(instance, key)
+        return attrs
+
+    def unchecked_fields(self, model):
+        # Relations written separately are validated by their own serializers.
+        return [f.name for f in model._meta.get_fields() if f.many_to_many or f.one_to_many]
+
+
+class StatusWriteMixin:
+    """Only publishers (and superusers) may publish, retract, or set a status at all."""
+
+    def validate_status(self, value):
+        request = self.context["request"]
+        current = self.instance.status if self.instance else models.Status.DRAFT
+        if value != current and not can_publish(request.user, self.Meta.model):
+            raise PermissionDenied(
+                f"Only publishers may change the status of a {self.Meta.model._meta.verbose_name} "
+                f"(to {value!r}); editors create and edit drafts."
+            )
+        return value
+
+
+class AuditMixin(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+AUDIT = ["id", "created_at", "updated_at"]
+
+
+# ---------------------------------------------------------------- brief forms
+
+
+class TopicBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = models.Topic
+        fields = ["slug", "name"]
+
+
+class SpeakerBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = models.Speaker
+        fields = ["id", "slug", "name", "kind"]
+
+
+class OutletBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = models.Outlet
+        fields = ["id", "slug", "name", "kind"]
+
+
+class SourceBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    outlet = OutletBriefSerializer(read_only=True)
+    label = serializers.CharField(source="__str__", read_only=True)
+
+    class Meta:
+        model = models.Source
+        fields = ["id", "label", "title", "url", "kind", "published_on", "outlet"]
+
+
+class StatementBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = models.Statement
+        fields = ["id", "text", "said_on", "said_on_precision", "status"]
+
+
+class ClaimBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = models.Claim
+        fields = ["id", "text", "status"]
+
+
+# ---------------------------------------------------------------- topics, outlets
+
+
+class TopicSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSerializer):
+    description = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
+
+    class Meta:
+        model = models.Topic
+        fields = [*AUDIT, "slug", "name", "description"]
+
+
+class OutletSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSerializer):
+    description = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
+
+    class Meta:
+        model = models.Outlet
+        fields = [*AUDIT, "slug", "name", "kind", "homepage", "country", "language", "description"]
+
+
+# ---------------------------------------------------------------- speakers
+
+
+class AffiliationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    organisation = SpeakerBriefSerializer(read_only=True)
+
+    class Meta:
+        model = models.Affiliation
+        fields = ["id", "organisation", "role", "start_date", "end_date"]
+
+
+class AffiliationWriteSerializer(serializers.Serializer):
+    organisation = PublicRef(queryset=models.Speaker.objects.exclude(kind="person"), slug_field="slug")
+    role = serializers.CharField(max_length=200)
+    start_date = serializers.DateField(required=False, allow_null=True)
+    end_date = serializers.DateField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        start, end = attrs.get("start_date"), attrs.get("end_date")
+        if start and end and end < start:
+            raise serializers.ValidationError({"end_date": "The end date is before the start date."})
+        return attrs
+
+
+class SpeakerSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSerializer):
+    aliases = serializers.ListField(
+        child=serializers.CharField(max_length=200, allow_blank=True), max_length=100, required=False
+    )
+    description = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
+    affiliations = AffiliationSerializer(many=True, read_only=True)
+    affiliations_input = AffiliationWriteSerializer(
+        many=True,
+        write_only=True,
+        required=False,
+        source="affiliations_set",
+        help_text="Replaces the speaker's affiliations when given.",
+    )
+    wikidata_url = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = models.Speaker
+        fields = [
+            *AUDIT,
+            "slug",
+            "name",
+            "kind",
+            "aliases",
+            "description",
+            "wikidata_qid",
+            "wikidata_url",
+            "affiliations",
+            "affiliations_input",
+        ]
+
+    def _save_affiliations(self, speaker, rows):
+        if rows is None:
+            return
+        for affiliation in speaker.affiliations.all():
+            affiliation.delete()
+        for row in rows:
+            if row["organisation"].pk == speaker.pk:
+                raise serializers.ValidationError(
+                    {"affiliations_input": "A speaker cannot be affiliated with itself."}
+                )
+            models.Affiliation.objects.create(speaker=speaker, created_by=speaker.updated_by, **row)
+
+    @transaction.atomic
+    def create(self, validated_data):
+        rows = validated_data.pop("affiliations_set", None)
+        speaker = super().create(validated_data)
+        self._save_affiliations(speaker, rows)
+        return speaker
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        rows = validated_data.pop("affiliations_set", None)
+        speaker = super().update(instance, validated_data)
+        self._save_affiliations(speaker, rows)
+        return speaker
+
+
+# ---------------------------------------------------------------- sources
+
+
+class SourceSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSerializer):
+    outlet = PublicRef(
+        queryset=models.Outlet.objects.all(), slug_field="slug", required=False, allow_null=True
+    )
+    cites = PublicRef(queryset=models.Source.objects.all(), required=False, allow_null=True)
+    description = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
+    label = serializers.CharField(source="__str__", read_only=True)
+    cited_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = models.Source
+        fields = [
+            *AUDIT,
+            "label",
+            "url",
+            "title",
+            "kind",
+            "outlet",
+            "published_on",
+            "language",
+            "archive_url",
+            "description",
+            "cites",
+            "cited_by",
+        ]
+
+    def get_cited_by(self, obj) -> list[uuid.UUID]:
+        return [s.public_id for s in obj.cited_by.all()]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["outlet"] = OutletBriefSerializer(instance.outlet).data if instance.outlet else None
+        data["cites"] = SourceBriefSerializer(instance.cites).data if instance.cites else None
+        return data
+
+
+# ---------------------------------------------------------------- statements
+
+
+class StatementSpeakerSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="speaker.public_id", read_only=True)
+    slug = serializers.CharField(source="speaker.slug", read_only=True)
+    name = serializers.CharField(source="speaker.name", read_only=True)
+
+    class Meta:
+        model = models.StatementSpeaker
+        fields = ["id", "slug", "name", "role"]
+
+
+class AppearanceSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    source = SourceBriefSerializer(read_only=True)
+
+    class Meta:
+        model = models.Appearance
+        fields = ["id", "source", "quote", "is_first"]
+
+
+class LinkSerializer(serializers.ModelSerializer):
+    statement = StatementBriefSerializer(source="to_statement", read_only=True)
+
+    class Meta:
+        model = models.StatementLink
+        fields = ["type", "statement", "note"]
+
+
+class IncomingLinkSerializer(serializers.ModelSerializer):
+    statement = StatementBriefSerializer(source="from_statement", read_only=True)
+
+    class Meta:
+        model = models.StatementLink
+        fields = ["type", "statement", "note"]
+
+
+class StatementSerializer(AuditMixin, serializers.ModelSerializer):
+    speakers = StatementSpeakerSerializer(source="speaker_roles", many=True, read_only=True)
+    topics = TopicBriefSerializer(many=True, read_only=True)
+    appearances = AppearanceSerializer(many=True, read_only=True)
+    links = LinkSerializer(source="outgoing_links", many=True, read_only=True)
+    linked_from = IncomingLinkSerializer(source="incoming_links", many=True, read_only=True)
+    claims = ClaimBriefSerializer(many=True, read_only=True)
+    said_on_display = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = models.Statement
+        fields = [
+            *AUDIT,
+            "status",
+            "text",
+            "text_type",
+            "original_text",
+            "original_language",
+            "language",
+            "said_on",
+            "said_on_precision",
+            "said_until",
+            "said_on_display",
+            "place",
+            "context",
+            "speakers",
+            "topics",
+            "appearances",
+            "links",
+            "linked_from",
+            "claims",
+        ]
+
+
+class RowSerializer(serializers.Serializer):
+    """A nested row; its defaults apply in PATCH requests too (DRF skips them there)."""
+
+    defaults: dict = {}
+
+    def validate(self, attrs):
+        return {**self.defaults, **attrs}
+
+
+class StatementSpeakerWriteSerializer(RowSerializer):
+    defaults = {"role": models.SpeakerRole.SPEAKER}
+    speaker = PublicRef(queryset=models.Speaker.objects.all(), slug_field="slug")
+    role = serializers.ChoiceField(choices=models.SpeakerRole.choices, required=False)
+
+
+class AppearanceWriteSerializer(RowSerializer):
+    defaults = {"quote": "", "is_first": False}
+    source = PublicRef(queryset=models.Source.objects.all())
+    quote = serializers.CharField(
+        max_length=TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False
+    )
+    is_first = serializers.BooleanField(required=False)
+
+
+class LinkWriteSerializer(RowSerializer):
+    defaults = {"note": ""}
+    type = serializers.ChoiceField(choices=models.LinkType.choices)
+    statement = PublicRef(queryset=models.Statement.objects.all())
+    note = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
+
+
+def _unique_rows(rows, key, field, message):
+    seen = set()
+    for row in rows:
+        k = key(row)
+        if k in seen:
+            raise serializers.ValidationError({field: message})
+        seen.add(k)
+
+
+class StatementWriteSerializer(StatusWriteMixin, ModelValidationMixin, serializers.ModelSerializer):
+    text = serializers.CharField(max_length=TEXT_MAX, trim_whitespace=False)
+    original_text = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False)
+    context = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
+    topics = PublicRef(queryset=models.Topic.objects.all(), slug_field="slug", many=True, required=False)
+    speakers = StatementSpeakerWriteSerializer(
+        many=True, required=False, help_text="Replaces the speakers when given."
+    )
+    appearances = AppearanceWriteSerializer(
+        many=True, required=False, help_text="Replaces the appearances when given."
+    )
+    links = LinkWriteSerializer(
+        many=True, required=False, help_text="Replaces the outgoing links when given."
+    )
+
+    class Meta:
+        model = models.Statement
+        fields = [
+            "status",
+            "text",
+            "text_type",
+            "original_text",
+            "original_language",
+            "language",
+            "said_on",
+            "said_on_precision",
+            "place",
+            "context",
+            "topics",
+            "speakers",
+            "appearances",
+            "links",
+        ]
+
+    def validate_speakers(self, rows):
+        _unique_rows(
+            rows,
+            lambda r: (r["speaker"].pk, r["role"]),
+            "speakers",
+            "A speaker is listed twice in the same role.",
+        )
+        return rows
+
+    def validate_appearances(self, rows):
+        _unique_rows(rows, lambda r: r["source"].pk, "appearances", "A source is listed twice.")
+        if sum(1 for r in rows if r["is_first"]) > 1:
+            raise serializers.ValidationError("Only one appearance can be the first.")
+        return rows
+
+    def validate_links(self, rows):
+        _unique_rows(rows, lambda r: (r["statement"].pk, r["type"]), "links", "A link is listed twice.")
+        if self.instance is not None and any(r["statement"].pk == self.instance.pk for r in rows):
+            raise serializers.ValidationError("A statement cannot be linked to itself.")
+        return rows
+
+    def _save_relations(self, statement, speakers, appearances, links):
+        user = statement.updated_by
+        if speakers is not None:
+            wanted = {(r["speaker"].pk, r["role"]): position for position, r in enumerate(speakers)}
+            for row in statement.speaker_roles.all():
+                if (row.speaker_id, row.role) not in wanted:
+                    row.delete()
+            existing = {(r.speaker_id, r.role): r for r in statement.speaker_roles.all()}
+            for (speaker_id, role), position in wanted.items():
+                row = existing.get((speaker_id, role))
+                if row is None:
+                    models.StatementSpeaker.objects.create(
+                        statement=statement, speaker_id=speaker_id, role=role, position=position
+                    )
+                elif row.position != position:
+                    row.position = position
+                    row.save()
+        if appearances is not None:
+            wanted = {r["source"].pk: r for r in appearances}
+            # Unset "first" before setting it elsewhere: one first per statement.
+            for row in statement.appearances.all():
+                if row.source_id not in wanted:
+                    row.delete()
+                elif row.is_first and not wanted[row.source_id]["is_first"]:
+                    row.is_first = False
+                    row.updated_by = user
+                    row.save()
+            existing = {a.source_id: a for a in statement.appearances.all()}
+            for source_id, r in wanted.items():
+                row = existing.get(source_id)
+                if row is None:
+                    models.Appearance.objects.create(
+                        statement=statement,
+                        source_id=source_id,
+                        quote=r["quote"],
+                        is_first=r["is_first"],
+                        created_by=user,
+                        updated_by=user,
+                    )
+                elif (row.quote, row.is_first) != (r["quote"], r["is_first"]):
+                    row.quote, row.is_first, row.updated_by = r["quote"], r["is_first"], user
+                    row.save()
+        if links is not None:
+            if any(r["statement"].pk == statement.pk for r in links):
+                raise serializers.ValidationError({"links": "A statement cannot be linked to itself."})
+            wanted = {(r["statement"].pk, r["type"]): r["note"] for r in links}
+            for row in statement.outgoing_links.all():
+                if (row.to_statement_id, row.type) not in wanted:
+                    row.delete()
+            existing = {(r.to_statement_id, r.type): r for r in statement.outgoing_links.all()}
+            for (to_id, link_type), note in wanted.items():
+                row = existing.get((to_id, link_type))
+                if row is None:
+                    models.StatementLink.objects.create(
+                        from_statement=statement, to_statement_id=to_id, type=link_type, note=note
+                    )
+                elif row.note != note:
+                    row.note = note
+                    row.save()
+
+    def _pop_relations(self, validated_data):
+        return (
+            validated_data.pop("speakers", None),
+            validated_data.pop("appearances", None),
+            validated_data.pop("links", None),
+        )
+
+    @transaction.atomic
+    def create(self, validated_data):
+        relations = self._pop_relations(validated_data)
+        statement = super().create(validated_data)
+        self._save_relations(statement, *relations)
+        return statement
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        relations = self._pop_relations(validated_data)
+        statement = super().update(instance, validated_data)
+        self._save_relations(statement, *relations)
+        return statement
+
+    def to_representation(self, instance):
+        return StatementSerializer(instance, context=self.context).data
+
+
+# ---------------------------------------------------------------- claims and reviews
+
+
+class ReviewBriefSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    reviewer = OutletBriefSerializer(read_only=True)
+
+    class Meta:
+        model = models.Review
+        fields = [
+            "id",
+            "reviewer",
+            "rating_text",
+            "verdict",
+            "rating_value",
+            "best_rating",
+            "worst_rating",
+            "url",
+            "published_on",
+            "status",
+        ]
+
+
+class ClaimSerializer(AuditMixin, serializers.ModelSerializer):
+    statement = serializers.SerializerMethodField()
+    topics = TopicBriefSerializer(many=True, read_only=True)
+    reviews = ReviewBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = models.Claim
+        fields = [*AUDIT, "status", "text", "statement", "topics", "reviews"]
+
+    def get_statement(self, obj) -> dict | None:
+        statement = obj.statement
+        if statement is None:
+            return None
+        request = self.context.get("request")
+        if (
+            request is not None
+            and not statement.is_public
+            and not sees_drafts(request.user, models.Statement)
+        ):
+            return None
+        data = StatementBriefSerializer(statement).data
+        data["speakers"] = StatementSpeakerSerializer(statement.speaker_roles.all(), many=True).data
+        return data
+
+
+class ClaimWriteSerializer(StatusWriteMixin, ModelValidationMixin, serializers.ModelSerializer):
+    text = serializers.CharField(max_length=TEXT_MAX, trim_whitespace=False)
+    statement = PublicRef(queryset=models.Statement.objects.all(), required=False, allow_null=True)
+    topics = PublicRef(queryset=models.Topic.objects.all(), slug_field="slug", many=True, required=False)
+
+    class Meta:
+        model = models.Claim
+        fields = ["status", "text", "statement", "topics"]
+
+    def to_representation(self, instance):
+        return ClaimSerializer(instance, context=self.context).data
+
+
+class ReviewSerializer(AuditMixin, serializers.ModelSerializer):
+    claim = ClaimBriefSerializer(read_only=True)
+    reviewer = OutletBriefSerializer(read_only=True)
+    evidence = SourceBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = models.Review
+        fields = [
+            *AUDIT,
+            "status",
+            "claim",
+            "reviewer",
+            "rating_text",
+            "rating_value",
+            "best_rating",
+            "worst_rating",
+            "verdict",
+            "summary",
+            "url",
+            "published_on",
+            "evidence",
+        ]
+
+
+class ReviewWriteSerializer(StatusWriteMixin, ModelValidationMixin, serializers.ModelSerializer):
+    claim = PublicRef(queryset=models.Claim.objects.all())
+    reviewer = PublicRef(queryset=models.Outlet.objects.all(), slug_field="slug")
+    summary = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False)
+    evidence = PublicRef(queryset=models.Source.objects.all(), many=True, required=False)
+
+    class Meta:
+        model = models.Review
+        fields = [
+            "status",
+            "claim",
+            "reviewer",
+            "rating_text",
+            "rating_value",
+            "best_rating",
+            "worst_rating",
+            "verdict",
+            "summary",
+            "url",
+            "published_on",
+            "evidence",
+        ]
+
+    def to_representation(self, instance):
+        return ReviewSerializer(instance, context=self.context).data
+
+
+# ---------------------------------------------------------------- history
+
+
+class ChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.JSONField()
+    new = serializers.JSONField()
+
+
+class VersionSerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="history_id")
+    date = serializers.DateTimeField(source="history_date")
+    user = serializers.CharField(source="history_user.username", default=None, allow_null=True)
+    type = serializers.SerializerMethodField()
+    reason = serializers.CharField(source="history_change_reason", allow_null=True)
+    changes = ChangeSerializer(many=True)
+
+    def get_type(self, obj) -> str:
+        return {"+": "created", "~": "changed", "-": "deleted"}[obj.history_type]

@@ -1,0 +1,382 @@
+"""REST API v1: one ViewSet per resource."""
+
+import hashlib
+import uuid
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from . import filters, models, serializers
+from .exceptions import PreconditionFailed, PreconditionRequired
+from .pagination import SortKey, apply_ordering, ordering
+from .permissions import is_publisher
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The ETag of the record as you last read it (428 without it, 412 when stale).",
+)
+HISTORY_ORDERING = ordering(SortKey("history_date", descending=True), tiebreaker="history_id")
+
+
+def etag(obj) -> str:
+    """Changes whenever the record is saved (``updated_at`` moves on every save)."""
+    digest = hashlib.sha256(f"{obj.public_id}:{obj.updated_at.isoformat()}".encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def changes_between(new, old) -> list[dict]:
+    """Field by field, what ``new`` changed from ``old``, in public terms (no internal ids)."""
+    if old is None:
+        return []
+    delta = new.diff_against(old, foreign_keys_are_objs=True)
+    model = new.instance_type
+    changes = []
+    for change in delta.changes:
+        field = model._meta.get_field(change.field)
+        if field.many_to_many:
+            old_value, new_value = _m2m_refs(field, change.old), _m2m_refs(field, change.new)
+        else:
+            old_value, new_value = _plain(change.old), _plain(change.new)
+        changes.append({"field": change.field, "old": old_value, "new": new_value})
+    return changes
+
+
+def _ref(obj):
+    return getattr(obj, "slug", None) or str(getattr(obj, "public_id", obj.pk))
+
+
+def _m2m_refs(field, rows) -> list[str]:
+    # simple-history gives the through rows as dicts, {"statement": ..., "topic": ...},
+    # holding the related objects themselves.
+    key = field.m2m_reverse_field_name()
+    return sorted(_plain(row[key]) for row in rows or [])
+
+
+def _plain(value):
+    if isinstance(value, models.models.Model):
+        return _ref(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+class CuratedViewSet(viewsets.ModelViewSet):
+    """Lookup by public id, keyset-paginated lists, ETag/If-Match, history and restore."""
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    write_serializer_class = None
+    default_ordering = "-updated_at"
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update") and self.write_serializer_class:
+            return self.write_serializer_class
+        return self.serializer_class
+
+    def get_object(self):
+        """By public id; records with a slug (speakers, outlets, topics) also by slug."""
+        value = self.kwargs[self.lookup_url_kwarg]
+        queryset = self.filter_queryset(self.get_queryset())
+        try:
+            lookup = {"public_id": uuid.UUID(value)}
+        except ValueError:
+            if not any(f.name == "slug" for f in queryset.model._meta.fields):
+                raise Http404 from None
+            lookup = {"slug": value}
+        obj = queryset.filter(**lookup).first()
+        if obj is None:
+            raise Http404
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+    # ---- ordering and pagination
+
+    def get_keyset_ordering(self, request):
+        if self.action == "history":
+            return "history", HISTORY_ORDERING
+        name = request.query_params.get("ordering") or self.default_ordering
+        orderings = self.filterset_class.ORDERINGS
+        if name not in orderings:
+            raise ValidationError({"ordering": [f"Choose one of: {', '.join(orderings)}."]})
+        return name, orderings[name]
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.action == "list":
+            queryset = apply_ordering(queryset, self.get_keyset_ordering(self.request)[1])
+        return queryset
+
+    # ---- concurrency
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        tag = etag(instance)
+        if request.headers.get("If-None-Match") == tag:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+        return Response(self.get_serializer(instance).data, headers={"ETag": tag})
+
+    def locked_object(self, request):
+        """The record, locked until the transaction ends, if the client's ETag still matches.
+
+        The row lock makes check-and-write atomic: of two requests sent with the
+        same ETag, the second waits, then sees the new ETag and gets a 412.
+        """
+        instance = self.get_object()
+        given = request.headers.get("If-Match", "").strip()
+        if not given:
+            raise PreconditionRequired()
+        locked = type(instance).objects.select_for_update().get(pk=instance.pk)
+        if given != "*" and given.removeprefix("W/") != etag(locked):
+            raise PreconditionFailed()
+        # Keep prefetched relations from get_object(), but the locked row's fields.
+        for field in type(instance)._meta.concrete_fields:
+            setattr(instance, field.attname, getattr(locked, field.attname))
+        return instance
+
+    @extend_schema(parameters=[IF_MATCH])
+    @transaction.atomic
+    def update(self, request, *args, **kwargs):
+        instance = self.locked_object(request)
+        partial = kwargs.pop("partial", False)
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        instance = serializer.save(updated_by=request.user)
+        instance = self.get_queryset().get(pk=instance.pk)
+        return Response(
+            self.serializer_class(instance, context=self.get_serializer_context()).data,
+            headers={"ETag": etag(instance)},
+        )
+
+    @extend_schema(parameters=[IF_MATCH])
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @extend_schema(
+        parameters=[IF_MATCH],
+        responses={204: None, 409: OpenApiResponse(description="Other records still refer to this one.")},
+    )
+    @transaction.atomic
+    def destroy(self, request, *args, **kwargs):
+        instance = self.locked_object(request)
+        instance._history_user = request.user
+        instance.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            instance = serializer.save(created_by=request.user, updated_by=request.user)
+        instance = self.get_queryset().get(pk=instance.pk)
+        data = self.serializer_class(instance, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED, headers={"ETag": etag(instance)})
+
+    # ---- history
+
+    @extend_schema(
+        summary="Versions of this record, newest first: who, when, what changed",
+        responses=serializers.VersionSerializer(many=True),
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def history(self, request, *args, **kwargs):
+        instance = self.get_object()
+        versions = instance.history.select_related("history_user").order_by("-history_date", "-history_id")
+        page = self.paginate_queryset(versions)
+        # Each version is compared with the one before it (the next older).
+        older = {}
+        if page:
+            previous = list(
+                instance.history.filter(history_date__lte=page[-1].history_date)
+                .exclude(history_id__in=[v.history_id for v in page])
+                .order_by("-history_date", "-history_id")[:1]
+            )
+            chain = [*page, *previous]
+            older = {v.history_id: chain[i + 1] for i, v in enumerate(chain[:-1])}
+        for version in page:
+            version.changes = changes_between(version, older.get(version.history_id))
+        return self.get_paginated_response(serializers.VersionSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Restore an earlier version (publishers only)",
+        parameters=[IF_MATCH, OpenApiParameter("version", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        request=None,
+    )
+    @action(
+        detail=True, methods=["post"], url_path=r"history/(?P<version>[0-9]+)/restore", filter_backends=[]
+    )
+    @transaction.atomic
+    def restore(self, request, *args, version, **kwargs):
+        if not is_publisher(request.user):
+            raise PermissionDenied("Only publishers may restore earlier versions.")
+        instance = self.locked_object(request)
+        try:
+            old = instance.history.get(history_id=int(version))
+        except instance.history.model.DoesNotExist:
+            raise Http404 from None
+        restored = old.instance
+        restored.pk = instance.pk
+        restored.updated_by = request.user
+        restored._history_user = request.user
+        restored._change_reason = f"Restored version {old.history_id}"
+        restored.save()
+        restored = self.get_queryset().get(pk=instance.pk)
+        data = self.serializer_class(restored, context=self.get_serializer_context()).data
+        return Response(data, headers={"ETag": etag(restored)})
+
+
+@extend_schema_view(list=extend_schema(summary="List topics"))
+class TopicViewSet(CuratedViewSet):
+    serializer_class = serializers.TopicSerializer
+    filterset_class = filters.TopicFilterSet
+    default_ordering = "name"
+
+    def get_queryset(self):
+        return models.Topic.objects.all()
+
+
+@extend_schema_view(list=extend_schema(summary="List outlets"))
+class OutletViewSet(CuratedViewSet):
+    serializer_class = serializers.OutletSerializer
+    filterset_class = filters.OutletFilterSet
+    default_ordering = "name"
+
+    def get_queryset(self):
+        return models.Outlet.objects.all()
+
+
+@extend_schema_view(list=extend_schema(summary="List and search speakers"))
+class SpeakerViewSet(CuratedViewSet):
+    serializer_class = serializers.SpeakerSerializer
+    filterset_class = filters.SpeakerFilterSet
+    default_ordering = "name"
+
+    def get_queryset(self):
+        return models.Speaker.objects.prefetch_related(
+            Prefetch("affiliations", models.Affiliation.objects.select_related("organisation"))
+        )
+
+
+@extend_schema_view(list=extend_schema(summary="List and search sources"))
+class SourceViewSet(CuratedViewSet):
+    serializer_class = serializers.SourceSerializer
+    filterset_class = filters.SourceFilterSet
+    default_ordering = "-published_on"
+
+    def get_queryset(self):
+        return models.Source.objects.select_related("outlet", "cites__outlet").prefetch_related(
+            Prefetch("cited_by", models.Source.objects.only("id", "public_id", "cites_id"))
+        )
+
+
+def statement_relations(user):
+    """What a statement shows of its neighbours, limited to what ``user`` may see."""
+    visible_statements = models.Statement.objects.visible_to(user)
+    return [
+        Prefetch("speaker_roles", models.StatementSpeaker.objects.select_related("speaker")),
+        "topics",
+        Prefetch("appearances", models.Appearance.objects.select_related("source__outlet")),
+        Prefetch(
+            "outgoing_links",
+            models.StatementLink.objects.filter(to_statement__in=visible_statements).select_related(
+                "to_statement"
+            ),
+        ),
+        Prefetch(
+            "incoming_links",
+            models.StatementLink.objects.filter(from_statement__in=visible_statements).select_related(
+                "from_statement"
+            ),
+        ),
+        Prefetch("claims", models.Claim.objects.visible_to(user)),
+    ]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List, filter and search statements"),
+    create=extend_schema(
+        request=serializers.StatementWriteSerializer, responses={201: serializers.StatementSerializer}
+    ),
+    update=extend_schema(
+        request=serializers.StatementWriteSerializer, responses=serializers.StatementSerializer
+    ),
+    partial_update=extend_schema(
+        request=serializers.StatementWriteSerializer, responses=serializers.StatementSerializer
+    ),
+)
+class StatementViewSet(CuratedViewSet):
+    serializer_class = serializers.StatementSerializer
+    write_serializer_class = serializers.StatementWriteSerializer
+    filterset_class = filters.StatementFilterSet
+    default_ordering = "-said_on"
+
+    def get_queryset(self):
+        user = self.request.user
+        return models.Statement.objects.visible_to(user).prefetch_related(*statement_relations(user))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List, filter and search claims"),
+    create=extend_schema(
+        request=serializers.ClaimWriteSerializer, responses={201: serializers.ClaimSerializer}
+    ),
+    update=extend_schema(request=serializers.ClaimWriteSerializer, responses=serializers.ClaimSerializer),
+    partial_update=extend_schema(
+        request=serializers.ClaimWriteSerializer, responses=serializers.ClaimSerializer
+    ),
+)
+class ClaimViewSet(CuratedViewSet):
+    serializer_class = serializers.ClaimSerializer
+    write_serializer_class = serializers.ClaimWriteSerializer
+    filterset_class = filters.ClaimFilterSet
+    default_ordering = "-created_at"
+
+    def get_queryset(self):
+        user = self.request.user
+        return (
+            models.Claim.objects.visible_to(user)
+            .select_related("statement")
+            .prefetch_related(
+                Prefetch(
+                    "statement__speaker_roles", models.StatementSpeaker.objects.select_related("speaker")
+                ),
+                "topics",
+                Prefetch("reviews", models.Review.objects.visible_to(user).select_related("reviewer")),
+            )
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List and filter reviews"),
+    create=extend_schema(
+        request=serializers.ReviewWriteSerializer, responses={201: serializers.ReviewSerializer}
+    ),
+    update=extend_schema(request=serializers.ReviewWriteSerializer, responses=serializers.ReviewSerializer),
+    partial_update=extend_schema(
+        request=serializers.ReviewWriteSerializer, responses=serializers.ReviewSerializer
+    ),
+)
+class ReviewViewSet(CuratedViewSet):
+    serializer_class = serializers.ReviewSerializer
+    write_serializer_class = serializers.ReviewWriteSerializer
+    filterset_class = filters.ReviewFilterSet
+    default_ordering = "-published_on"
+
+    def get_queryset(self):
+        user = self.request.user
+        return (
+            models.Review.objects.visible_to(user)
+            .filter(claim__in=models.Claim.objects.visible_to(user))
+            .select_related("claim", "reviewer")
+            .prefetch_related(Prefetch("evidence", models.Source.objects.select_related("outlet")))
+        )
