@@ -4,7 +4,7 @@ database errors that bad or conflicting input can still reach."""
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
-from drf_standardized_errors.handler import exception_handler as standard_handler
+from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.serializers import as_serializer_error
@@ -39,16 +39,21 @@ def describe_references(protected_objects) -> str:
     return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
 
 
-def exception_handler(exc, context):
-    if isinstance(exc, ProtectedError | RestrictedError):
-        objects = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", [])
-        exc = Conflict(
-            f"Cannot delete: still referenced by {describe_references(objects)}. "
-            "Evidence is kept; retract it instead, or remove the references first."
-        )
-    elif isinstance(exc, IntegrityError):
-        # Validation runs first, so this is a race with another write.
-        exc = Conflict("Another change to the same data was saved at the same time; read it again and retry.")
-    elif isinstance(exc, DjangoValidationError):
-        exc = ValidationError(as_serializer_error(exc))
-    return standard_handler(exc, context)
+class ExceptionHandler(StandardExceptionHandler):
+    """drf-standardized-errors' handler, knowing the database errors input can still reach."""
+
+    def convert_known_exceptions(self, exc):
+        if isinstance(exc, ProtectedError | RestrictedError):
+            objects = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", [])
+            return Conflict(
+                f"Cannot delete: still referenced by {describe_references(objects)}. "
+                "Evidence is kept; retract it instead, or remove the references first."
+            )
+        if isinstance(exc, IntegrityError):
+            # Validation runs first, so this is a race with another write.
+            return Conflict(
+                "Another change to the same data was saved at the same time; read it again and retry."
+            )
+        if isinstance(exc, DjangoValidationError):
+            return ValidationError(as_serializer_error(exc))
+        return super().convert_known_exceptions(exc)

@@ -80,6 +80,16 @@ class RefFilter(filters.Filter):
         return qs.distinct() if self.distinct else qs
 
 
+@extend_schema_field({"type": "boolean"})
+class StrictBooleanFilter(filters.TypedChoiceFilter):
+    """``true`` or ``false``; anything else is a 400 (django-filter's BooleanFilter ignores it)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            choices=[("true", "true"), ("false", "false")], coerce=lambda v: v == "true", **kwargs
+        )
+
+
 class OrderingFilter(filters.ChoiceFilter):
     """Validates ``ordering``; the view applies it (see ``KeysetPagination``)."""
 
@@ -308,11 +318,8 @@ class ClaimFilterSet(CuratedFilterSet):
         method="filter_reviewer",
         help_text="Reviewed by this fact-checker (id or slug).",
     )
-    reviewed = filters.TypedChoiceFilter(
-        choices=[("true", "true"), ("false", "false")],
-        coerce=lambda value: value == "true",
-        method="filter_reviewed",
-        help_text="true: has at least one review; false: has none.",
+    reviewed = StrictBooleanFilter(
+        method="filter_reviewed", help_text="true: has at least one review; false: has none."
     )
     said_after = filters.DateFilter(field_name="statement__said_until", lookup_expr="gte")
     said_before = filters.DateFilter(field_name="statement__said_on", lookup_expr="lte")

@@ -9,11 +9,13 @@ the user may not make, or audit fields.
 
 import uuid
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.settings import api_settings
 
 from . import models
 from .permissions import can_publish, sees_drafts
@@ -79,7 +81,10 @@ class ModelValidationMixin:
         try:
             instance.full_clean(exclude=self.unchecked_fields(model))
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+            detail = serializers.as_serializer_error(exc)
+            if NON_FIELD_ERRORS in detail:
+                detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+            raise serializers.ValidationError(detail) from exc
         # clean() may normalise values (a month-precision date becomes the 1st).
         for key in plain:
             attrs[key] = getattr(instance, key)

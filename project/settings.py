@@ -166,14 +166,15 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "claims.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "claims.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
 }
 
 DRF_STANDARDIZED_ERRORS = {
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "409", "412", "415", "428", "429"]
+    "EXCEPTION_HANDLER_CLASS": "claims.exceptions.ExceptionHandler",
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "409", "412", "415", "428", "429"],
 }
 
 _ERROR_ENUMS = "drf_standardized_errors.openapi_serializers"
@@ -190,6 +191,7 @@ SPECTACULAR_SETTINGS = {
         "SpeakerKindEnum": "claims.models.SpeakerKind",
         "OutletKindEnum": "claims.models.OutletKind",
         "SourceKindEnum": "claims.models.SourceKind",
+        "LinkTypeEnum": "claims.models.LinkType",
         "ValidationErrorEnum": f"{_ERROR_ENUMS}.ValidationErrorEnum.choices",
         "ClientErrorEnum": f"{_ERROR_ENUMS}.ClientErrorEnum.choices",
         "ServerErrorEnum": f"{_ERROR_ENUMS}.ServerErrorEnum.choices",

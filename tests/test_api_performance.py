@@ -1,0 +1,103 @@
+"""Structural guarantees behind the API's speed: query counts that do not grow, no COUNT(*)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from claims.models import Appearance, StatementLink, Status
+from tests.factories import (
+    ClaimFactory,
+    OrganisationFactory,
+    ReviewFactory,
+    SourceFactory,
+    SpeakerFactory,
+    StatementFactory,
+    TopicFactory,
+)
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1"
+
+
+def make_rows(resource, n):
+    """n fully-related rows of ``resource``, so that every nested field has data."""
+    for _ in range(n):
+        if resource == "statements":
+            statement = StatementFactory(
+                status=Status.PUBLISHED, speakers=[SpeakerFactory(), SpeakerFactory()]
+            )
+            statement.topics.add(TopicFactory())
+            Appearance.objects.create(statement=statement, source=SourceFactory(cites=SourceFactory()))
+            other = StatementFactory(status=Status.PUBLISHED)
+            StatementLink.objects.create(from_statement=statement, to_statement=other, type="responds_to")
+            ClaimFactory(statement=statement, status=Status.PUBLISHED)
+        elif resource == "claims":
+            claim = ClaimFactory(
+                status=Status.PUBLISHED,
+                statement=StatementFactory(speakers=[SpeakerFactory()], status=Status.PUBLISHED),
+            )
+            claim.topics.add(TopicFactory())
+            ReviewFactory(claim=claim, status=Status.PUBLISHED)
+        elif resource == "reviews":
+            review = ReviewFactory(status=Status.PUBLISHED, claim=ClaimFactory(status=Status.PUBLISHED))
+            review.evidence.add(SourceFactory())
+        elif resource == "speakers":
+            speaker = SpeakerFactory(aliases=["A", "B"])
+            speaker.affiliations.create(organisation=OrganisationFactory(), role="Member")
+        elif resource == "sources":
+            SourceFactory(cites=SourceFactory())
+        elif resource == "outlets":
+            SourceFactory()
+        elif resource == "topics":
+            TopicFactory()
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.json()
+
+
+RESOURCES = ["statements", "claims", "reviews", "speakers", "sources", "outlets", "topics"]
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("who", ["anon_api", "editor_api"])
+def test_list_queries_do_not_grow_with_rows(request, resource, who):
+    client = request.getfixturevalue(who)
+    make_rows(resource, 1)
+    few, body = count_queries(client, f"{API}/{resource}/?page_size=100")
+    assert body["results"]
+    make_rows(resource, 49)
+    many, body = count_queries(client, f"{API}/{resource}/?page_size=100")
+    assert len(body["results"]) >= 50
+    assert many == few, f"{resource}: {few} queries for 1 row, {many} for 50"
+
+
+def test_statement_list_query_budget(anon_api):
+    make_rows("statements", 3)
+    # 1 page of statements + 6 prefetches: speakers, topics, appearances
+    # (with sources and outlets), outgoing links, incoming links, claims.
+    queries, _ = count_queries(anon_api, f"{API}/statements/")
+    assert queries == 7
+
+
+def test_statement_list_never_counts(anon_api, editor_api):
+    make_rows("statements", 3)
+    for client in (anon_api, editor_api):
+        for url in (
+            f"{API}/statements/",
+            f"{API}/statements/?speaker={SpeakerFactory().slug}&said_after=2020-01-01",
+        ):
+            with CaptureQueriesContext(connection) as ctx:
+                body = client.get(url).json()
+            assert not [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+            assert "count" not in body
+
+
+def test_next_page_costs_the_same(anon_api):
+    make_rows("statements", 6)
+    first, body = count_queries(anon_api, f"{API}/statements/?page_size=5")
+    second, _ = count_queries(anon_api, body["next"])
+    assert first == second
