@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format check-migrations db-stop clean
+.PHONY: run test lint format check-migrations schema db-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ format: $(VENV)/.installed-dev
 
 check-migrations: $(VENV)/.installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## Write the OpenAPI schema to var/schema.yaml, failing on any warning
+schema: $(VENV)/.installed
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
 
 ## Stop the embedded PostgreSQL server (it is started again on demand)
 db-stop: $(VENV)/.installed

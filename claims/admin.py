@@ -4,9 +4,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.postgres.forms import SimpleArrayField
 from django.db import models
-from django.db.models import Count, F, Func, Q, TextField, Value
+from django.db.models import Count
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import search
 from .models import (
     Affiliation,
     Appearance,
@@ -160,12 +161,8 @@ class SpeakerAdmin(CuratedAdmin):
         term = search_term.strip()
         if term:
             # Fact-checkers type names without diacritics and by their other
-            # spellings: match name and aliases accent-insensitively too.
-            aliases = Func(F("aliases"), Value(" "), function="array_to_string", output_field=TextField())
-            matches = self.model.objects.annotate(alias_text=aliases).filter(
-                Q(name__unaccent__icontains=term) | Q(alias_text__unaccent__icontains=term)
-            )
-            queryset = queryset | self.model.objects.filter(pk__in=matches.values("pk"))
+            # spellings: match names and aliases as the API does.
+            queryset = queryset | search.search_speakers(self.model.objects.all(), term)
         return queryset, may_have_duplicates
 
 

@@ -1,6 +1,8 @@
 """One JSON error shape for every failure (drf-standardized-errors), plus the
 database errors that bad or conflicting input can still reach."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
@@ -8,6 +10,12 @@ from drf_standardized_errors.handler import ExceptionHandler as StandardExceptio
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.serializers import as_serializer_error
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
 
 
 class Conflict(APIException):
@@ -53,6 +61,10 @@ class ExceptionHandler(StandardExceptionHandler):
             # Validation runs first, so this is a race with another write.
             return Conflict(
                 "Another change to the same data was saved at the same time; read it again and retry."
+            )
+        if isinstance(exc, RequestDataTooBig):
+            return PayloadTooLarge(
+                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
             )
         if isinstance(exc, DjangoValidationError):
             return ValidationError(as_serializer_error(exc))

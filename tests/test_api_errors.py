@@ -219,3 +219,11 @@ def test_no_query_runs_when_the_body_is_malformed(admin_api):
     with CaptureQueriesContext(connection) as queries:
         admin_api.generic("POST", f"{API}/claims/", "{", content_type="application/json")
     assert not [q for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_oversized_body_is_a_413(admin_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = admin_api.post(f"{API}/claims/", {"text": "x" * 5000}, format="json")
+    assert response.status_code == 413
+    assert errors(response)[None].startswith("The request body is larger than")
+    assert not Claim.objects.exists()
