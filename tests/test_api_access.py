@@ -218,3 +218,26 @@ def test_cors_allows_configured_origins_without_credentials(anon_api):
     assert "Access-Control-Allow-Credentials" not in response
     other = anon_api.get(f"{API}/topics/", HTTP_ORIGIN="https://evil.example")
     assert "Access-Control-Allow-Origin" not in other
+
+
+def test_rate_limits_are_shared_through_redis(anon_api, rates, settings):
+    """With REDIS_URL, every server process counts against the same limit."""
+    import redis
+    from django.core.cache import caches
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    rates(anon="2/minute", user="100/minute")
+    caches["default"].clear()
+    try:
+        assert anon_api.get(f"{API}/topics/").status_code == 200
+        # A second process reads the same counter from Redis.
+        assert any(b"throttle_anon" in key for key in redis.Redis.from_url(url).keys("*"))
+        assert anon_api.get(f"{API}/topics/").status_code == 200
+        assert anon_api.get(f"{API}/topics/").status_code == 429
+    finally:
+        caches["default"].clear()
