@@ -5,6 +5,9 @@ from django.contrib import admin, messages
 from django.contrib.postgres.forms import SimpleArrayField
 from django.db import models
 from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import search
@@ -162,7 +165,8 @@ class SpeakerAdmin(CuratedAdmin):
         if term:
             # Fact-checkers type names without diacritics and by their other
             # spellings: match names and aliases as the API does.
-            queryset = queryset | search.search_speakers(self.model.objects.all(), term)
+            matches = search.search_speakers(self.model.objects.all(), term).values("pk")
+            queryset = queryset | self.model.objects.filter(pk__in=matches)
         return queryset, may_have_duplicates
 
 
@@ -269,13 +273,46 @@ class ReviewInline(admin.StackedInline):
     show_change_link = True
 
 
+def similar_to(claim, limit=5):
+    return search.similar_claims(
+        claim.text,
+        threshold=search.SIMILAR_CLAIMS_THRESHOLD,
+        limit=limit,
+        queryset=Claim.objects.exclude(pk=claim.pk),
+    )
+
+
+def claim_links(claims):
+    return format_html_join(
+        mark_safe("<br>"),
+        '<a href="{}">{}</a> ({}% similar)',
+        ((reverse("admin:claims_claim_change", args=[c.pk]), str(c), round(c.score * 100)) for c in claims),
+    )
+
+
 @admin.register(Claim)
 class ClaimAdmin(StatusAdmin):
     list_display = ["__str__", "statement", "status", "review_count", "updated_at"]
     list_filter = ["status", "topics", "reviews__verdict"]
     search_fields = ["text", "statement__text"]
     autocomplete_fields = ["statement", "topics"]
+    readonly_fields = ["possible_duplicates"]
     inlines = [ReviewInline]
+
+    @admin.display(description="possible duplicates")
+    def possible_duplicates(self, obj):
+        if obj is None or obj.pk is None:
+            return "Shown once the claim is saved."
+        return claim_links(similar_to(obj)) or "None found."
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "text" in form.changed_data:
+            duplicates = similar_to(obj)
+            if duplicates:
+                messages.warning(
+                    request, format_html("This claim may already be recorded: {}", claim_links(duplicates))
+                )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("statement").annotate(Count("reviews"))

@@ -103,7 +103,8 @@ def search_filter(function):
     return filters.CharFilter(
         method=lambda qs, name, value: function(qs, value.strip()) if value.strip() else qs,
         max_length=MAX_QUERY_LENGTH,
-        help_text="Words to find; accents, case and speakers' aliases are ignored.",
+        help_text='Words to find, in web-search syntax ("exact phrase", or, -excluded); accents, case and '
+        "spelling variants (aliases) do not matter. Results come by relevance unless `ordering` is given.",
     )
 
 
@@ -116,6 +117,8 @@ def updated_since():
 
 
 class CuratedFilterSet(filters.FilterSet):
+    # With ``q``, lists are ordered by relevance unless another ordering is asked for.
+    relevance = None
     ORDERINGS = {
         "-updated_at": ordering(SortKey("updated_at", descending=True)),
         "updated_at": ordering(SortKey("updated_at")),
@@ -152,7 +155,12 @@ class OutletFilterSet(CuratedFilterSet):
 
 
 class SpeakerFilterSet(CuratedFilterSet):
-    ORDERINGS = name_orderings()
+    ORDERINGS = {"relevance": None, **name_orderings()}
+
+    @staticmethod
+    def relevance(term):
+        return ordering(SortKey("name_similarity", True, search.name_similarity(term)))
+
     q = search_filter(search.search_speakers)
     kind = filters.ChoiceFilter(choices=models.SpeakerKind.choices, field_name="kind", lookup_expr="exact")
     affiliation = RefFilter(
@@ -170,7 +178,9 @@ class SpeakerFilterSet(CuratedFilterSet):
 
 
 class SourceFilterSet(CuratedFilterSet):
+    relevance = staticmethod(lambda term: ordering(SortKey("rank", True, search.rank(term))))
     ORDERINGS = {
+        "relevance": None,
         "-published_on": ordering(SortKey("published_sort", True, Coalesce("published_on", NEVER))),
         **CuratedFilterSet.ORDERINGS,
     }
@@ -206,7 +216,8 @@ def _said_orderings():
 
 
 class StatementFilterSet(CuratedFilterSet):
-    ORDERINGS = _said_orderings()
+    relevance = staticmethod(lambda term: ordering(SortKey("rank", True, search.rank(term))))
+    ORDERINGS = {"relevance": None, **_said_orderings()}
     q = search_filter(search.search_statements)
     speaker = RefFilter(
         model=models.Speaker,
@@ -289,7 +300,9 @@ class StatementFilterSet(CuratedFilterSet):
 
 
 class ClaimFilterSet(CuratedFilterSet):
+    relevance = staticmethod(lambda term: ordering(SortKey("rank", True, search.rank(term))))
     ORDERINGS = {
+        "relevance": None,
         "-created_at": ordering(SortKey("created_at", descending=True)),
         "created_at": ordering(SortKey("created_at")),
         **CuratedFilterSet.ORDERINGS,

@@ -11,6 +11,8 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -174,8 +176,11 @@ class Speaker(Curated):
     wikidata_qid = models.CharField(
         "Wikidata QID", max_length=20, blank=True, validators=[WIKIDATA_QID], help_text="e.g. Q39259"
     )
+    # Name and aliases, lowercased and unaccented by a database trigger, for
+    # typo-tolerant (trigram) lookup. See claims/search.py.
+    search_names = models.TextField(editable=False, default="")
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["search_names"])
     objects = SlugQuerySet.as_manager()
 
     class Meta:
@@ -194,6 +199,7 @@ class Speaker(Curated):
             ),
             models.CheckConstraint(condition=Q(kind__in=SpeakerKind.values), name="speaker_kind_valid"),
         ]
+        indexes = [GinIndex(fields=["search_names"], opclasses=["gin_trgm_ops"], name="speaker_names_trgm")]
 
     def __str__(self):
         return self.name
@@ -341,8 +347,10 @@ class Source(Curated):
         related_name="cited_by",
         help_text="The source this one relies on.",
     )
+    # Maintained by a database trigger from title, URL, description and outlet.
+    search_vector = SearchVectorField(null=True, editable=False)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["search_vector"])
     objects = CuratedQuerySet.as_manager()
 
     class Meta:
@@ -366,6 +374,7 @@ class Source(Curated):
             ),
             models.CheckConstraint(condition=Q(kind__in=SourceKind.values), name="source_kind_valid"),
         ]
+        indexes = [GinIndex(fields=["search_vector"], name="source_search")]
 
     def __str__(self):
         if self.title:
@@ -468,11 +477,16 @@ class Statement(StatusMixin, Curated):
         "self", through="StatementLink", symmetrical=False, related_name="linked_from", blank=True
     )
 
-    history = HistoricalRecords(m2m_fields=[topics])
+    # The full-text document (text, speakers and aliases, quotes as printed,
+    # sources and outlets), kept current by database triggers.
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    history = HistoricalRecords(m2m_fields=[topics], excluded_fields=["search_vector"])
     objects = StatusQuerySet.as_manager()
 
     class Meta:
         ordering = ["-said_on", "-id"]
+        indexes = [GinIndex(fields=["search_vector"], name="statement_search")]
         permissions = [("publish_statement", "Can publish and retract statements")]
         constraints = [
             status_check("statement"),
@@ -677,12 +691,20 @@ class Claim(StatusMixin, Curated):
         Statement, on_delete=models.PROTECT, null=True, blank=True, related_name="claims"
     )
     topics = models.ManyToManyField(Topic, blank=True, related_name="claims")
+    # Kept current by database triggers: the full-text document (claim and
+    # statement text) and the lowercased, unaccented text for similarity.
+    search_vector = SearchVectorField(null=True, editable=False)
+    normalized_text = models.TextField(editable=False, default="")
 
-    history = HistoricalRecords(m2m_fields=[topics])
+    history = HistoricalRecords(m2m_fields=[topics], excluded_fields=["search_vector", "normalized_text"])
     objects = StatusQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="claim_search"),
+            GinIndex(fields=["normalized_text"], opclasses=["gin_trgm_ops"], name="claim_text_trgm"),
+        ]
         permissions = [("publish_claim", "Can publish and retract claims")]
         constraints = [status_check("claim")]
 

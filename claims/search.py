@@ -1,58 +1,144 @@
-"""Text search: one place for normalisation and matching, used by the API and the admin.
+"""Search: one place for text normalisation and query building, used by the API and the admin.
 
-Matching is accent- and case-insensitive (PostgreSQL ``unaccent``) and counts a
-speaker's aliases as the speaker's name, so ``erdogan`` finds Erdoğan and
-``mismari`` finds al-Mesmari.
+Documents are built and kept current inside PostgreSQL (migration
+``0005_search_triggers``): statements, claims and sources have a stored,
+GIN-indexed ``tsvector``, speakers a normalised ``search_names`` with a
+trigram index, claims a normalised ``normalized_text`` with a trigram index.
+Matching is case- and accent-insensitive (the ``unaccent`` dictionary),
+alias-aware (aliases are part of a speaker's names), stems English, and takes
+web-search syntax: ``"exact phrase"``, ``or``, ``-excluded``.
+
+See docs/search.md for what is matched and how to rebuild the indexes.
 """
 
-from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField, Value
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import Case, ExpressionWrapper, F, FloatField, Func, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Cast, Greatest
 
 from . import models
 
 MAX_QUERY_LENGTH = 200
+# Below this trigram word similarity a speaker name is not a typo of the query.
+SPEAKER_SIMILARITY = 0.45
+SIMILAR_CLAIMS_THRESHOLD = 0.4
+SIMILAR_CLAIMS_LIMIT = 10
 
 
-def alias_text():
-    """A speaker's aliases as one string, for matching."""
-    return Func(F("aliases"), Value(" "), function="array_to_string", output_field=TextField())
+def normalize(term: str) -> Func:
+    """The query term as the triggers store names: lowercased, without accents."""
+    return Func(Value(term), function="claims_normalize", output_field=TextField())
 
 
-def speakers_matching(term: str) -> QuerySet:
-    return models.Speaker.objects.annotate(alias_text=alias_text()).filter(
-        Q(name__unaccent__icontains=term) | Q(alias_text__unaccent__icontains=term)
+def text_query(term: str) -> SearchQuery:
+    """Web-search syntax, matched against stemmed English and exact words alike.
+
+    A document is indexed in one configuration (English text stemmed, names and
+    other languages as exact words); OR-ing both forms of the query finds it
+    either way.
+    """
+    return SearchQuery(term, config="claims_english", search_type="websearch") | SearchQuery(
+        term, config="claims_simple", search_type="websearch"
     )
+
+
+def rank(term: str):
+    # float8, so the value survives a round trip through a pagination cursor.
+    return Cast(SearchRank(F("search_vector"), text_query(term), cover_density=True), FloatField())
+
+
+def headline(term: str, field: str = "text") -> SearchHeadline:
+    return SearchHeadline(
+        field,
+        text_query(term),
+        config="claims_english",
+        start_sel="<mark>",
+        stop_sel="</mark>",
+        max_words=25,
+        min_words=8,
+        max_fragments=2,
+        fragment_delimiter=" … ",
+    )
+
+
+def full_text(queryset: QuerySet, term: str) -> QuerySet:
+    return queryset.filter(search_vector=text_query(term))
+
+
+search_statements = full_text
+search_claims = full_text
+search_sources = full_text
 
 
 def search_speakers(queryset: QuerySet, term: str) -> QuerySet:
-    return queryset.filter(pk__in=speakers_matching(term).values("pk"))
-
-
-def search_statements(queryset: QuerySet, term: str) -> QuerySet:
-    """Curated text, quotes as printed, speakers' names and aliases, sources and outlets."""
-    by_speaker = models.StatementSpeaker.objects.filter(
-        statement=OuterRef("pk"), speaker__in=speakers_matching(term).values("pk")
-    )
-    in_source = models.Appearance.objects.filter(statement=OuterRef("pk")).filter(
-        Q(quote__unaccent__icontains=term)
-        | Q(source__title__unaccent__icontains=term)
-        | Q(source__outlet__name__unaccent__icontains=term)
-    )
-    return queryset.filter(
-        Q(text__unaccent__icontains=term)
-        | Q(original_text__unaccent__icontains=term)
-        | Exists(by_speaker)
-        | Exists(in_source)
+    """Names and aliases: substrings, or close enough to be a misspelling (trigrams)."""
+    normalized = normalize(term)
+    return queryset.annotate(name_similarity=name_similarity(term)).filter(
+        Q(search_names__contains=normalized) | Q(name_similarity__gte=SPEAKER_SIMILARITY)
     )
 
 
-def search_claims(queryset: QuerySet, term: str) -> QuerySet:
-    return queryset.filter(Q(text__unaccent__icontains=term) | Q(statement__text__unaccent__icontains=term))
+def name_similarity(term: str) -> Func:
+    return Func(normalize(term), F("search_names"), function="word_similarity", output_field=FloatField())
 
 
-def search_sources(queryset: QuerySet, term: str) -> QuerySet:
-    return queryset.filter(
-        Q(title__unaccent__icontains=term)
-        | Q(url__icontains=term)
-        | Q(description__unaccent__icontains=term)
-        | Q(outlet__name__unaccent__icontains=term)
+def snippets(model, ids, term: str) -> dict:
+    """Highlighted fragments of where ``term`` matched, for one page of results."""
+    if not ids:
+        return {}
+    rows = model.objects.filter(pk__in=ids).annotate(snippet=headline(term)).values_list("pk", "snippet")
+    return dict(rows)
+
+
+def similar_claims(text: str, *, threshold: float, limit: int, queryset: QuerySet | None = None):
+    """Existing claims like ``text``, best first, each with a ``score`` in [0, 1].
+
+    The score is the larger of two similarities: trigram similarity of the
+    normalised texts (survives changed numbers, word order, missing diacritics
+    and typos) and the share of the new text's stemmed words that the claim
+    contains (survives light rewording around the same key words). Candidates
+    come from the trigram and full-text indexes, never from a scan.
+    """
+    queryset = models.Claim.objects.all() if queryset is None else queryset
+    normalized = normalize(text)
+    trigram = Func(F("normalized_text"), normalized, function="similarity", output_field=FloatField())
+    lexemes = _lexemes(text)
+    with connection.cursor() as cursor:
+        # The trigram index answers "%" at this threshold (session setting;
+        # set on every call, so no other query depends on it).
+        cursor.execute(
+            "SELECT set_config('pg_trgm.similarity_threshold', %s, false)", [str(min(threshold, 0.3))]
+        )
+    candidates = Q(normalized_text__trigram_similar=normalized)
+    if lexemes:
+        candidates |= Q(search_vector=_any_of(lexemes))
+        matched = [
+            Case(When(search_vector=_any_of([lexeme]), then=Value(1.0)), default=Value(0.0))
+            for lexeme in lexemes
+        ]
+        overlap = ExpressionWrapper(sum(matched[1:], matched[0]) / len(lexemes), output_field=FloatField())
+    else:
+        overlap = Value(0.0)
+    scored = (
+        queryset.filter(candidates)
+        .annotate(trigram=trigram, overlap=overlap)
+        .annotate(score=Greatest("trigram", "overlap"))
+        .filter(score__gte=threshold)
     )
+    return scored.order_by("-score", "-id")[:limit]
+
+
+def _lexemes(text: str) -> list[str]:
+    """The distinct stemmed, unaccented words of ``text`` that are not stop words."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT lexeme FROM unnest(to_tsvector('claims_english', %s)) ORDER BY lexeme LIMIT 64",
+            [text],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _any_of(lexemes: list[str]) -> SearchQuery:
+    # Already stemmed: the "simple" configuration only lowercases them.
+    quoted = " | ".join("'" + lexeme.replace("'", "''") + "'" for lexeme in lexemes)
+    return SearchQuery(quoted, config="simple", search_type="raw")

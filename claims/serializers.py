@@ -17,7 +17,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.settings import api_settings
 
-from . import models
+from . import models, search
 from .permissions import can_publish, sees_drafts
 
 # Documented limits for free text (docs/api.md); longer input is a 400.
@@ -692,3 +692,36 @@ class VersionSerializer(serializers.Serializer):
 
     def get_type(self, obj) -> str:
         return {"+": "created", "~": "changed", "-": "deleted"}[obj.history_type]
+
+
+# ---------------------------------------------------------------- similar claims
+
+
+class SimilarClaimsQuerySerializer(serializers.Serializer):
+    text = serializers.CharField(
+        max_length=2000, help_text="The new claim, as seen (up to 2,000 characters)."
+    )
+    threshold = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        default=search.SIMILAR_CLAIMS_THRESHOLD,
+        help_text=f"Lowest score to return, 0 to 1 (default {search.SIMILAR_CLAIMS_THRESHOLD}).",
+    )
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=50,
+        default=search.SIMILAR_CLAIMS_LIMIT,
+        help_text="At most this many claims (1-50).",
+    )
+
+
+class SimilarClaimSerializer(ClaimSerializer):
+    score = serializers.FloatField(help_text="Similarity to the text, 0 to 1.")
+
+    class Meta(ClaimSerializer.Meta):
+        fields = [*ClaimSerializer.Meta.fields, "score"]
+
+
+class SimilarClaimsSerializer(serializers.Serializer):
+    next = serializers.CharField(allow_null=True, help_text="Always null: the best matches fit one answer.")
+    results = SimilarClaimSerializer(many=True)

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from . import filters, models, serializers
+from . import filters, models, search, serializers
 from .exceptions import PreconditionFailed, PreconditionRequired
 from .pagination import SortKey, apply_ordering, ordering
 from .permissions import is_publisher
@@ -77,6 +77,8 @@ class CuratedViewSet(viewsets.ModelViewSet):
     lookup_url_kwarg = "id"
     write_serializer_class = None
     default_ordering = "-updated_at"
+    # Whether search results carry a highlighted ``snippet`` of their text.
+    snippets = False
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update") and self.write_serializer_class:
@@ -104,11 +106,34 @@ class CuratedViewSet(viewsets.ModelViewSet):
     def get_keyset_ordering(self, request):
         if self.action == "history":
             return "history", HISTORY_ORDERING
-        name = request.query_params.get("ordering") or self.default_ordering
-        orderings = self.filterset_class.ORDERINGS
+        filterset = self.filterset_class
+        term = self.search_term()
+        name = request.query_params.get("ordering") or (
+            "relevance" if term and filterset.relevance else self.default_ordering
+        )
+        orderings = filterset.ORDERINGS
         if name not in orderings:
             raise ValidationError({"ordering": [f"Choose one of: {', '.join(orderings)}."]})
+        if name == "relevance":
+            if not term:
+                raise ValidationError({"ordering": ["Ordering by relevance needs a search (q)."]})
+            return name, filterset.relevance(term)
         return name, orderings[name]
+
+    def search_term(self) -> str:
+        return self.request.query_params.get("q", "").strip()
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        data = self.get_serializer(page, many=True).data
+        term = self.search_term()
+        if term and self.snippets:
+            # One more query for the page: where each result matched, highlighted.
+            found = search.snippets(queryset.model, [obj.pk for obj in page], term)
+            for obj, row in zip(page, data, strict=True):
+                row["snippet"] = found.get(obj.pk, "")
+        return self.get_paginated_response(data)
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
@@ -319,6 +344,7 @@ class StatementViewSet(CuratedViewSet):
     write_serializer_class = serializers.StatementWriteSerializer
     filterset_class = filters.StatementFilterSet
     default_ordering = "-said_on"
+    snippets = True
 
     def get_queryset(self):
         user = self.request.user
@@ -340,6 +366,23 @@ class ClaimViewSet(CuratedViewSet):
     write_serializer_class = serializers.ClaimWriteSerializer
     filterset_class = filters.ClaimFilterSet
     default_ordering = "-created_at"
+    snippets = True
+
+    @extend_schema(
+        summary="Has this been checked before? Existing claims ranked by similarity to a text",
+        parameters=[serializers.SimilarClaimsQuerySerializer],
+        responses=serializers.SimilarClaimsSerializer,
+        filters=False,
+    )
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def similar(self, request):
+        params = serializers.SimilarClaimsQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        claims = search.similar_claims(**params.validated_data, queryset=self.get_queryset())
+        results = serializers.SimilarClaimSerializer(
+            claims, many=True, context=self.get_serializer_context()
+        ).data
+        return Response({"next": None, "results": results})
 
     def get_queryset(self):
         user = self.request.user
