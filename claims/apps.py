@@ -1,6 +1,22 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+# pg_trgm's match thresholds for the "%" (similarity) and "<%" (word
+# similarity) operators, which the trigram indexes answer. Set on every new
+# connection so that no query depends on an earlier one. See claims/search.py.
+TRIGRAM_SETTINGS = "SET pg_trgm.similarity_threshold = 0.3; SET pg_trgm.word_similarity_threshold = 0.45"
+
+
+def configure_connection(sender, connection, **kwargs):
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(TRIGRAM_SETTINGS)
 
 
 class ClaimsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "claims"
+    verbose_name = "Claims"
+
+    def ready(self):
+        connection_created.connect(configure_connection, dispatch_uid="claims.trigram_settings")

@@ -13,14 +13,28 @@ See docs/search.md for what is matched and how to rebuild the indexes.
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, ExpressionWrapper, F, FloatField, Func, Q, QuerySet, TextField, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Greatest
 
 from . import models
 
 MAX_QUERY_LENGTH = 200
-# Below this trigram word similarity a speaker name is not a typo of the query.
-SPEAKER_SIMILARITY = 0.45
+# Trigram thresholds are set per connection in claims/apps.py: a speaker name
+# whose word similarity to the query is below 0.45 is not a typo of it, and
+# similar-claim candidates have a trigram similarity of at least 0.3 (or share
+# words with the text).
 SIMILAR_CLAIMS_THRESHOLD = 0.4
 SIMILAR_CLAIMS_LIMIT = 10
 
@@ -73,8 +87,16 @@ search_sources = full_text
 def search_speakers(queryset: QuerySet, term: str) -> QuerySet:
     """Names and aliases: substrings, or close enough to be a misspelling (trigrams)."""
     normalized = normalize(term)
+    # "<%": word similarity above the connection's threshold, answered by the trigram index.
+    close = Func(
+        normalized,
+        F("search_names"),
+        template="(%(expressions)s)",
+        arg_joiner=" <%% ",
+        output_field=BooleanField(),
+    )
     return queryset.annotate(name_similarity=name_similarity(term)).filter(
-        Q(search_names__contains=normalized) | Q(name_similarity__gte=SPEAKER_SIMILARITY)
+        Q(search_names__contains=normalized) | Q(close)
     )
 
 

@@ -101,7 +101,8 @@ CREATE FUNCTION claims_source_search() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.search_vector :=
         setweight(to_tsvector('claims_english', coalesce(NEW.title, '')), 'A')
-        || setweight(to_tsvector('claims_simple', coalesce(NEW.url, '')), 'B')
+        -- URLs are split into words, so that "duvarenglish" finds duvarenglish.com.
+        || setweight(to_tsvector('claims_simple', regexp_replace(coalesce(NEW.url, ''), '[^[:alnum:]]+', ' ', 'g')), 'B')
         || setweight(to_tsvector('claims_english', coalesce(NEW.description, '')), 'C')
         || setweight(to_tsvector('claims_simple', coalesce(
             (SELECT name FROM claims_outlet WHERE id = NEW.outlet_id), '')), 'D');
