@@ -36,12 +36,22 @@ MAX_QUERY_LENGTH = 200
 # similar-claim candidates have a trigram similarity of at least 0.3 (or share
 # words with the text).
 SIMILAR_CLAIMS_THRESHOLD = 0.4
+# Similar claims: how many candidates are scored exactly, and how many of the
+# text's words (the longest) are used to find them.
+CANDIDATES = 100
+KEY_WORDS = 12
 SIMILAR_CLAIMS_LIMIT = 10
 
 
-def normalize(term: str) -> Func:
-    """The query term as the triggers store names: lowercased, without accents."""
-    return Func(Value(term), function="claims_normalize", output_field=TextField())
+def normalize(term: str) -> Value:
+    """The query term as the triggers store names: lowercased, without accents.
+
+    Computed once, up front: inside the main query PostgreSQL would call the
+    (stable, not immutable) unaccent function again for every row.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT claims_normalize(%s)", [term])
+        return Value(cursor.fetchone()[0], output_field=TextField())
 
 
 def text_query(term: str) -> SearchQuery:
@@ -58,7 +68,7 @@ def text_query(term: str) -> SearchQuery:
 
 def rank(term: str):
     # float8, so the value survives a round trip through a pagination cursor.
-    return Cast(SearchRank(F("search_vector"), text_query(term), cover_density=True), FloatField())
+    return Cast(SearchRank(F("search_vector"), text_query(term)), FloatField())
 
 
 def headline(term: str, field: str = "text") -> SearchHeadline:
@@ -115,34 +125,28 @@ def snippets(model, ids, term: str) -> dict:
 def similar_claims(text: str, *, threshold: float, limit: int, queryset: QuerySet | None = None):
     """Existing claims like ``text``, best first, each with a ``score`` in [0, 1].
 
-    The score is the larger of two similarities: trigram similarity of the
-    normalised texts (survives changed numbers, word order, missing diacritics
-    and typos) and the share of the new text's stemmed words that the claim
-    contains (survives light rewording around the same key words). Candidates
-    come from the trigram and full-text indexes, never from a scan.
+    Candidates come from the full-text index: claims sharing at least two of
+    the text's stemmed words (any one, for a text of one word), the best
+    ``CANDIDATES`` by rank. Each is then scored exactly: the larger of the
+    trigram similarity of the normalised texts (survives changed numbers,
+    word order, missing diacritics and typos) and the share of the text's
+    words the claim contains (survives light rewording). Scoring every claim
+    would cost a full scan; this costs one index lookup and a hundred scores.
     """
     queryset = models.Claim.objects.all() if queryset is None else queryset
+    words = lexemes(text)
+    if not words:
+        return queryset.none()
+    # Fetched first, so that the exact scores are computed for these rows only.
+    best = list(claim_candidates(queryset, words))
     normalized = normalize(text)
     trigram = Func(F("normalized_text"), normalized, function="similarity", output_field=FloatField())
-    lexemes = _lexemes(text)
-    with connection.cursor() as cursor:
-        # The trigram index answers "%" at this threshold (session setting;
-        # set on every call, so no other query depends on it).
-        cursor.execute(
-            "SELECT set_config('pg_trgm.similarity_threshold', %s, false)", [str(min(threshold, 0.3))]
-        )
-    candidates = Q(normalized_text__trigram_similar=normalized)
-    if lexemes:
-        candidates |= Q(search_vector=_any_of(lexemes))
-        matched = [
-            Case(When(search_vector=_any_of([lexeme]), then=Value(1.0)), default=Value(0.0))
-            for lexeme in lexemes
-        ]
-        overlap = ExpressionWrapper(sum(matched[1:], matched[0]) / len(lexemes), output_field=FloatField())
-    else:
-        overlap = Value(0.0)
+    matched = [
+        Case(When(search_vector=_any_of([word]), then=Value(1.0)), default=Value(0.0)) for word in words
+    ]
+    overlap = ExpressionWrapper(sum(matched[1:], matched[0]) / len(words), output_field=FloatField())
     scored = (
-        queryset.filter(candidates)
+        queryset.filter(pk__in=best)
         .annotate(trigram=trigram, overlap=overlap)
         .annotate(score=Greatest("trigram", "overlap"))
         .filter(score__gte=threshold)
@@ -150,7 +154,22 @@ def similar_claims(text: str, *, threshold: float, limit: int, queryset: QuerySe
     return scored.order_by("-score", "-id")[:limit]
 
 
-def _lexemes(text: str) -> list[str]:
+def claim_candidates(queryset: QuerySet, lexemes: list[str]) -> QuerySet:
+    """Ids of the claims sharing the most of these words, from the full-text index."""
+    key = sorted(lexemes, key=len, reverse=True)[:KEY_WORDS]
+    pairs = [f"{_quote(a)} & {_quote(b)}" for i, a in enumerate(key) for b in key[i + 1 :]] or [
+        _quote(key[0])
+    ]
+    shared = SearchQuery(" | ".join(f"({p})" for p in pairs), config="simple", search_type="raw")
+    return (
+        queryset.filter(search_vector=shared)
+        .annotate(candidate_rank=SearchRank(F("search_vector"), _any_of(lexemes)))
+        .order_by("-candidate_rank", "-id")
+        .values_list("pk", flat=True)[:CANDIDATES]
+    )
+
+
+def lexemes(text: str) -> list[str]:
     """The distinct stemmed, unaccented words of ``text`` that are not stop words."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -160,7 +179,10 @@ def _lexemes(text: str) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("'", "''") + "'"
+
+
 def _any_of(lexemes: list[str]) -> SearchQuery:
     # Already stemmed: the "simple" configuration only lowercases them.
-    quoted = " | ".join("'" + lexeme.replace("'", "''") + "'" for lexeme in lexemes)
-    return SearchQuery(quoted, config="simple", search_type="raw")
+    return SearchQuery(" | ".join(_quote(lexeme) for lexeme in lexemes), config="simple", search_type="raw")
