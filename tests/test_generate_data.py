@@ -1,0 +1,67 @@
+import io
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from claims import search
+from claims.models import Appearance, Claim, Review, Source, Speaker, Statement, StatementSpeaker
+
+pytestmark = pytest.mark.django_db
+
+SMALL = [
+    "--statements",
+    "300",
+    "--speakers",
+    "60",
+    "--outlets",
+    "20",
+    "--sources",
+    "100",
+    "--claims",
+    "40",
+    "--reviews",
+    "20",
+]
+
+
+def test_generates_a_searchable_archive():
+    call_command("generate_data", *SMALL, stdout=io.StringIO())
+    assert Statement.objects.count() == 300
+    assert (
+        Speaker.objects.count(),
+        Source.objects.count(),
+        Claim.objects.count(),
+        Review.objects.count(),
+    ) == (60, 100, 40, 20)
+    assert Appearance.objects.count() == 300
+    assert StatementSpeaker.objects.count() >= 300
+    assert {p for (p,) in Statement.objects.values_list("said_on_precision").distinct()} >= {"day", "month"}
+    # Documents were built even though triggers were off while loading.
+    assert not Statement.objects.filter(search_vector__isnull=True).exists()
+    assert not Speaker.objects.filter(search_names="").exists()
+    assert search.search_statements(Statement.objects.all(), "ceasefire").exists()
+    # Skewed: the busiest speaker says far more than an average one.
+    counts = sorted((s.statement_roles.count() for s in Speaker.objects.all()), reverse=True)
+    assert counts[0] > 5 * (sum(counts) / len(counts))
+    # Sequences moved past the generated ids: normal inserts still work.
+    assert Statement.objects.create(text="After.").pk > 300
+
+
+def test_is_deterministic_for_a_seed():
+    def generate():
+        call_command("generate_data", *SMALL, "--seed", "7", stdout=io.StringIO())
+        return list(Statement.objects.order_by("id").values_list("public_id", "text", "said_on", "status"))
+
+    first = generate()
+    with connection.cursor() as cursor:
+        tables = [m._meta.db_table for m in apps.get_app_config("claims").get_models()]
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    assert generate() == first
+
+
+def test_refuses_a_database_with_data():
+    Speaker.objects.create(name="X", slug="x")
+    with pytest.raises(CommandError, match="already has data"):
+        call_command("generate_data", *SMALL, stdout=io.StringIO())
