@@ -39,9 +39,47 @@ def stamp(obj, user) -> None:
         obj.updated_by = user
 
 
-class CuratedAdmin(SimpleHistoryAdmin):
-    """Audit fields shown read-only; every save and inline save is attributed."""
+class VersionedForm(forms.ModelForm):
+    """Refuses a save when someone else saved the record after this form was opened.
 
+    The version is the record's ``updated_at`` when the page was rendered; it
+    is checked against the row locked for this save (the admin saves inside a
+    transaction), so two editors can never silently overwrite each other.
+    """
+
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            # From the database: the history page's "revert" form holds an old version.
+            current = self.current_version(lock=False)
+            self.fields["version"].initial = current
+            self.fields["version"].required = True
+
+    def current_version(self, *, lock: bool) -> str | None:
+        rows = type(self.instance)._default_manager.filter(pk=self.instance.pk)
+        if lock:
+            rows = rows.select_for_update()
+        updated = rows.values_list("updated_at", flat=True).first()
+        return updated.isoformat() if updated else None
+
+    def clean(self):
+        cleaned = super().clean()
+        sent = self.data.get(self.add_prefix("version"))
+        if self.instance.pk is not None and sent and sent != self.current_version(lock=True):
+            raise forms.ValidationError(
+                "Someone else saved this record after you opened it. Nothing was saved: your changes "
+                "are still in the form. Open the record in a new tab to see theirs, then apply yours again.",
+                code="stale",
+            )
+        return cleaned
+
+
+class CuratedAdmin(SimpleHistoryAdmin):
+    """Audit fields shown read-only; every save and inline save is attributed; stale saves refused."""
+
+    form = VersionedForm
     formfield_overrides = URL_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
@@ -50,8 +88,13 @@ class CuratedAdmin(SimpleHistoryAdmin):
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if len(fieldsets) == 1 and fieldsets[0][0] is None:
-            fields = [f for f in fieldsets[0][1]["fields"] if f not in AUDIT_FIELDS]
-            return [(None, {"fields": fields}), ("Record", {"fields": AUDIT_FIELDS, "classes": ["collapse"]})]
+            fields = [f for f in fieldsets[0][1]["fields"] if f not in (*AUDIT_FIELDS, "version")]
+            fieldsets = [
+                (None, {"fields": fields}),
+                ("Record", {"fields": AUDIT_FIELDS, "classes": ["collapse"]}),
+            ]
+        if obj is not None:
+            fieldsets = [*fieldsets, (None, {"fields": ["version"], "classes": ["hidden"]})]
         return fieldsets
 
     def save_model(self, request, obj, form, change):
@@ -123,7 +166,7 @@ class LinesArrayField(SimpleArrayField):
         return super().to_python(value)
 
 
-class SpeakerForm(forms.ModelForm):
+class SpeakerForm(VersionedForm):
     aliases = LinesArrayField(help_text="Other spellings and transliterations, one per line.")
 
     class Meta:

@@ -46,6 +46,11 @@ def inlines(*prefixes, **existing):
 STATEMENT_INLINES = ("speaker_roles", "appearances", "outgoing_links", "claims")
 
 
+def version(obj):
+    """What the change form carries to detect a concurrent save: the record's updated_at."""
+    return type(obj).objects.get(pk=obj.pk).updated_at.isoformat()
+
+
 def statement_form(**fields):
     return {
         "text": "We will continue until the end.",
@@ -118,7 +123,13 @@ def test_admin_form_rejects_bad_qid(client, superuser):
 def test_admin_form_rejects_self_citation(client, superuser):
     client.force_login(superuser)
     source = SourceFactory()
-    data = {"kind": "article", "title": source.title, "url": source.url, "cites": source.pk}
+    data = {
+        "kind": "article",
+        "title": source.title,
+        "url": source.url,
+        "cites": source.pk,
+        "version": version(source),
+    }
     response = client.post(url(Source, "change", source.pk), data)
     assert response.status_code == 200
     assert "cannot cite itself" in response.content.decode()
@@ -134,7 +145,7 @@ def test_admin_form_rejects_future_statement_and_link_to_itself(client, superuse
     assert not Statement.objects.exists()
 
     statement = StatementFactory()
-    data = statement_form(**inlines(*STATEMENT_INLINES))
+    data = statement_form(version=version(statement))
     data.update(
         {
             "outgoing_links-TOTAL_FORMS": "1",
@@ -240,7 +251,8 @@ def test_editor_cannot_republish_by_restoring_an_old_version(client, editor, pub
     history_form = reverse(
         "admin:claims_statement_simple_history", args=[statement.pk, published_version.history_id]
     )
-    client.post(history_form, statement_form(text=statement.text))
+    response = client.post(history_form, statement_form(text=statement.text, version=version(statement)))
+    assert response.status_code == 302
     statement.refresh_from_db()
     assert statement.status == Status.RETRACTED
 
@@ -266,7 +278,10 @@ def test_publisher_publishes_and_retracts(client, publisher, model):
 def test_history_records_an_edit_and_restore_brings_old_text_back(client, publisher):
     client.force_login(publisher)
     statement = StatementFactory(text="Original text.", said_on=datetime.date(2020, 1, 9))
-    response = client.post(url(Statement, "change", statement.pk), statement_form(text="Edited text."))
+    response = client.post(
+        url(Statement, "change", statement.pk),
+        statement_form(text="Edited text.", version=version(statement)),
+    )
     assert response.status_code == 302
     statement.refresh_from_db()
     assert statement.text == "Edited text."
@@ -285,7 +300,7 @@ def test_history_records_an_edit_and_restore_brings_old_text_back(client, publis
     revert = reverse("admin:claims_statement_simple_history", args=[statement.pk, history[0].history_id])
     form = client.get(revert)
     assert form.status_code == 200 and "Original text." in form.content.decode()
-    response = client.post(revert, statement_form(text="Original text."))
+    response = client.post(revert, statement_form(text="Original text.", version=version(statement)))
     assert response.status_code == 302
     statement.refresh_from_db()
     assert statement.text == "Original text."
@@ -304,8 +319,56 @@ def test_superuser_can_restore_any_version(client, superuser):
         "slug": old.slug,
         "kind": "person",
         "aliases": "al-Mismari",
+        "version": version(speaker),
         **inlines("affiliations"),
     }
     assert client.post(revert, data).status_code == 302
     speaker.refresh_from_db()
     assert speaker.name == "Ahmed Mismari"
+
+
+def test_concurrent_admin_edits_never_overwrite_each_other(client, publisher, editor):
+    from django.test import Client
+
+    statement = StatementFactory(text="Original.", said_on=datetime.date(2020, 1, 9))
+    first, second = client, Client()
+    first.force_login(publisher)
+    second.force_login(editor)
+    # Both open the form, reading the same version.
+    opened = version(statement)
+    assert f'value="{opened}"' in first.get(url(Statement, "change", statement.pk)).content.decode()
+    assert (
+        first.post(
+            url(Statement, "change", statement.pk), statement_form(text="First edit.", version=opened)
+        ).status_code
+        == 302
+    )
+
+    response = second.post(
+        url(Statement, "change", statement.pk), statement_form(text="Second edit.", version=opened)
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Someone else saved this record after you opened it" in page
+    assert "Second edit." in page  # the refused edit is still in the form
+    statement.refresh_from_db()
+    assert statement.text == "First edit."
+    assert [h.text for h in statement.history.order_by("history_date")] == ["Original.", "First edit."]
+
+    # Reloaded, the second editor can apply theirs.
+    response = second.post(
+        url(Statement, "change", statement.pk),
+        statement_form(text="Second edit.", version=version(statement)),
+    )
+    assert response.status_code == 302
+    statement.refresh_from_db()
+    assert statement.text == "Second edit."
+
+
+def test_change_form_without_version_is_refused(client, superuser):
+    client.force_login(superuser)
+    statement = StatementFactory(text="Kept.")
+    response = client.post(url(Statement, "change", statement.pk), statement_form(text="Blind overwrite."))
+    assert response.status_code == 200
+    statement.refresh_from_db()
+    assert statement.text == "Kept."
