@@ -119,6 +119,9 @@ def updated_since():
 class CuratedFilterSet(filters.FilterSet):
     # With ``q``, lists are ordered by relevance unless another ordering is asked for.
     relevance = None
+    # Whether relevance is ranked among the newest matches only (search.newest_matches):
+    # needed where a common word can match millions of rows.
+    bounded_relevance = True
     ORDERINGS = {
         "-updated_at": ordering(SortKey("updated_at", descending=True)),
         "updated_at": ordering(SortKey("updated_at")),
@@ -156,6 +159,7 @@ class OutletFilterSet(CuratedFilterSet):
 
 class SpeakerFilterSet(CuratedFilterSet):
     ORDERINGS = {"relevance": None, **name_orderings()}
+    bounded_relevance = False  # names match a handful of speakers, never millions
 
     @staticmethod
     def relevance(term):

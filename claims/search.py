@@ -11,6 +11,9 @@ web-search syntax: ``"exact phrase"``, ``or``, ``-excluded``.
 See docs/search.md for what is matched and how to rebuild the indexes.
 """
 
+import functools
+import time
+
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import (
@@ -40,18 +43,28 @@ SIMILAR_CLAIMS_THRESHOLD = 0.4
 # text's words (the longest) are used to find them.
 CANDIDATES = 100
 KEY_WORDS = 12
+# Words in more than this share of claims say little about which claim is meant.
+COMMON_WORD_SHARE = 0.01
+# Relevance is ranked among at most this many matches, the newest: ranking
+# every statement that contains a very common word would take seconds.
+RANK_WINDOW = 20_000
 SIMILAR_CLAIMS_LIMIT = 10
 
 
 def normalize(term: str) -> Value:
     """The query term as the triggers store names: lowercased, without accents.
 
-    Computed once, up front: inside the main query PostgreSQL would call the
+    Computed up front: inside the main query PostgreSQL would call the
     (stable, not immutable) unaccent function again for every row.
     """
+    return Value(_normalized(term), output_field=TextField())
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized(term: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT claims_normalize(%s)", [term])
-        return Value(cursor.fetchone()[0], output_field=TextField())
+        return cursor.fetchone()[0]
 
 
 def text_query(term: str) -> SearchQuery:
@@ -59,11 +72,22 @@ def text_query(term: str) -> SearchQuery:
 
     A document is indexed in one configuration (English text stemmed, names and
     other languages as exact words); OR-ing both forms of the query finds it
-    either way.
+    either way. When both forms are the same (most names), one is enough, and
+    ranking does half the work.
     """
-    return SearchQuery(term, config="claims_english", search_type="websearch") | SearchQuery(
-        term, config="claims_simple", search_type="websearch"
-    )
+    english = SearchQuery(term, config="claims_english", search_type="websearch")
+    simple = SearchQuery(term, config="claims_simple", search_type="websearch")
+    return english if _same_in_both_configurations(term) else english | simple
+
+
+@functools.lru_cache(maxsize=4096)
+def _same_in_both_configurations(term: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT websearch_to_tsquery('claims_english', %s) = websearch_to_tsquery('claims_simple', %s)",
+            [term, term],
+        )
+        return cursor.fetchone()[0]
 
 
 def rank(term: str):
@@ -83,6 +107,19 @@ def headline(term: str, field: str = "text") -> SearchHeadline:
         max_fragments=2,
         fragment_delimiter=" … ",
     )
+
+
+def newest_matches(queryset: QuerySet) -> QuerySet:
+    """Bound the work of ranking: only the newest ``RANK_WINDOW`` matches are ranked.
+
+    For a term with fewer matches this changes nothing. For a very common one,
+    the id of the window's oldest match is looked up first (PostgreSQL walks
+    the primary key backwards and stops there), and the ranked query then
+    reads only the rows from that id on.
+    """
+    oldest = queryset.order_by("-pk").values_list("pk", flat=True)[RANK_WINDOW - 1 : RANK_WINDOW]
+    floor = next(iter(oldest), None)
+    return queryset if floor is None else queryset.filter(pk__gte=floor)
 
 
 def full_text(queryset: QuerySet, term: str) -> QuerySet:
@@ -156,7 +193,9 @@ def similar_claims(text: str, *, threshold: float, limit: int, queryset: QuerySe
 
 def claim_candidates(queryset: QuerySet, lexemes: list[str]) -> QuerySet:
     """Ids of the claims sharing the most of these words, from the full-text index."""
-    key = sorted(lexemes, key=len, reverse=True)[:KEY_WORDS]
+    common = common_claim_words()
+    distinctive = [word for word in lexemes if word not in common] or lexemes
+    key = sorted(distinctive, key=len, reverse=True)[:KEY_WORDS]
     pairs = [f"{_quote(a)} & {_quote(b)}" for i, a in enumerate(key) for b in key[i + 1 :]] or [
         _quote(key[0])
     ]
@@ -167,6 +206,26 @@ def claim_candidates(queryset: QuerySet, lexemes: list[str]) -> QuerySet:
         .order_by("-candidate_rank", "-id")
         .values_list("pk", flat=True)[:CANDIDATES]
     )
+
+
+_common_words: tuple[float, frozenset] = (0.0, frozenset())
+
+
+def common_claim_words() -> frozenset:
+    """Words in more than ``COMMON_WORD_SHARE`` of claims, from PostgreSQL's statistics (cached 10 min)."""
+    global _common_words
+    fetched, words = _common_words
+    if time.monotonic() - fetched > 600:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE tablename = 'claims_claim' AND attname = 'search_vector'"
+            )
+            row = cursor.fetchone()
+        elems, freqs = row if row and row[0] else ([], [])
+        words = frozenset(e for e, f in zip(elems, freqs, strict=False) if f > COMMON_WORD_SHARE)
+        _common_words = (time.monotonic(), words)
+    return words
 
 
 def lexemes(text: str) -> list[str]:

@@ -138,7 +138,10 @@ class CuratedViewSet(viewsets.ModelViewSet):
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
         if self.action == "list":
-            queryset = apply_ordering(queryset, self.get_keyset_ordering(self.request)[1])
+            name, keys = self.get_keyset_ordering(self.request)
+            if name == "relevance" and self.filterset_class.bounded_relevance:
+                queryset = search.newest_matches(queryset)
+            queryset = apply_ordering(queryset, keys)
         return queryset
 
     # ---- concurrency

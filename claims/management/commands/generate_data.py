@@ -231,7 +231,7 @@ class Command(BaseCommand):
         return uuid.UUID(int=self.rng.getrandbits(128), version=4)
 
     def word(self):
-        return "".join(self.rng.choice(SYLLABLES) for _ in range(self.rng.randint(2, 3)))
+        return "".join(self.rng.choice(SYLLABLES) for _ in range(self.rng.randint(2, 4)))
 
     def name(self):
         plain = " ".join(self.word().capitalize() for _ in range(self.rng.randint(2, 3)))
