@@ -9,18 +9,14 @@ import uuid
 
 import django_filters as filters
 from django import forms
-from django.db.models import DateField, Exists, OuterRef, Q, Value
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema_field
 
 from . import models, search
+from .models import ALWAYS, NEVER
 from .pagination import SortKey, ordering
 from .search import MAX_QUERY_LENGTH
-
-# Sort keys must never be NULL (keyset pagination compares them): undated rows
-# sort as if dated at the far end.
-NEVER = Value("0001-01-01", output_field=DateField())
-ALWAYS = Value("9999-12-31", output_field=DateField())
 
 
 class RefField(forms.CharField):

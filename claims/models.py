@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -27,6 +27,12 @@ LANGUAGE_CODE = RegexValidator(
 )
 COUNTRY_CODE = RegexValidator(r"^[A-Z]{2}\Z", "Use a two-letter ISO 3166 country code such as TR.")
 SLUG = RegexValidator(r"^[-a-z0-9]+\Z", "Use lowercase letters, digits and hyphens.")
+
+# Sort keys for nullable dates: keyset pagination never compares NULLs, so
+# undated rows sort as if dated at the far end (see filters.py, and the
+# indexes below, whose expressions must match the orderings exactly).
+NEVER = models.Value(datetime.date(1, 1, 1), output_field=models.DateField())
+ALWAYS = models.Value(datetime.date(9999, 12, 31), output_field=models.DateField())
 
 # A statement may be logged the day it is said in another time zone.
 FUTURE_TOLERANCE = datetime.timedelta(days=1)
@@ -374,7 +380,11 @@ class Source(Curated):
             ),
             models.CheckConstraint(condition=Q(kind__in=SourceKind.values), name="source_kind_valid"),
         ]
-        indexes = [GinIndex(fields=["search_vector"], name="source_search")]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="source_search"),
+            models.Index(Coalesce("published_on", NEVER).desc(), F("id").desc(), name="source_published"),
+            models.Index("updated_at", "id", name="source_updated"),
+        ]
 
     def __str__(self):
         if self.title:
@@ -486,7 +496,14 @@ class Statement(StatusMixin, Curated):
 
     class Meta:
         ordering = ["-said_on", "-id"]
-        indexes = [GinIndex(fields=["search_vector"], name="statement_search")]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="statement_search"),
+            # The list's orderings; see filters.StatementFilterSet.ORDERINGS.
+            models.Index(Coalesce("said_on", NEVER).desc(), F("id").desc(), name="statement_said_desc"),
+            models.Index(Coalesce("said_on", ALWAYS), "id", name="statement_said_asc"),
+            models.Index("updated_at", "id", name="statement_updated"),
+            models.Index("created_at", "id", name="statement_created"),
+        ]
         permissions = [("publish_statement", "Can publish and retract statements")]
         constraints = [
             status_check("statement"),
@@ -702,6 +719,8 @@ class Claim(StatusMixin, Curated):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            models.Index("created_at", "id", name="claim_created"),
+            models.Index("updated_at", "id", name="claim_updated"),
             GinIndex(fields=["search_vector"], name="claim_search"),
             GinIndex(fields=["normalized_text"], opclasses=["gin_trgm_ops"], name="claim_text_trgm"),
         ]
@@ -757,6 +776,10 @@ class Review(StatusMixin, Curated):
     class Meta:
         ordering = ["-published_on", "-id"]
         permissions = [("publish_review", "Can publish and retract reviews")]
+        indexes = [
+            models.Index(Coalesce("published_on", NEVER).desc(), F("id").desc(), name="review_published"),
+            models.Index("updated_at", "id", name="review_updated"),
+        ]
         constraints = [
             status_check("review"),
             models.CheckConstraint(condition=Q(verdict__in=Verdict.values), name="review_verdict_valid"),

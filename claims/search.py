@@ -109,14 +109,17 @@ def headline(term: str, field: str = "text") -> SearchHeadline:
     )
 
 
-def newest_matches(queryset: QuerySet) -> QuerySet:
+def newest_matches(queryset: QuerySet, term: str) -> QuerySet:
     """Bound the work of ranking: only the newest ``RANK_WINDOW`` matches are ranked.
 
-    For a term with fewer matches this changes nothing. For a very common one,
-    the id of the window's oldest match is looked up first (PostgreSQL walks
-    the primary key backwards and stops there), and the ranked query then
-    reads only the rows from that id on.
+    Only a term with a word that PostgreSQL's statistics count in more than
+    ``RANK_WINDOW`` rows is bounded; anything rarer is ranked in full, with no
+    extra query. For a common one, the id of the window's oldest match is
+    looked up first (PostgreSQL walks the primary key backwards and stops
+    there), and the ranked query then reads only the rows from that id on.
     """
+    if not _has_common_word(queryset.model, term):
+        return queryset
     oldest = queryset.order_by("-pk").values_list("pk", flat=True)[RANK_WINDOW - 1 : RANK_WINDOW]
     floor = next(iter(oldest), None)
     return queryset if floor is None else queryset.filter(pk__gte=floor)
@@ -208,34 +211,55 @@ def claim_candidates(queryset: QuerySet, lexemes: list[str]) -> QuerySet:
     )
 
 
-_common_words: tuple[float, frozenset] = (0.0, frozenset())
+_word_stats: dict[str, tuple[float, int, dict]] = {}
 
 
-def common_claim_words() -> frozenset:
-    """Words in more than ``COMMON_WORD_SHARE`` of claims, from PostgreSQL's statistics (cached 10 min)."""
-    global _common_words
-    fetched, words = _common_words
+def word_stats(table: str) -> tuple[int, dict[str, int]]:
+    """``table``'s estimated row count, and estimated rows per common word of its search_vector.
+
+    From PostgreSQL's statistics (kept current by autovacuum's ANALYZE), cached
+    for ten minutes per process.
+    """
+    fetched, rows, counts = _word_stats.get(table, (0.0, 0, {}))
     if time.monotonic() - fetched > 600:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-                "WHERE tablename = 'claims_claim' AND attname = 'search_vector'"
+                "SELECT c.reltuples, s.most_common_elems::text::text[], s.most_common_elem_freqs "
+                "FROM pg_class c LEFT JOIN pg_stats s ON s.tablename = c.relname AND s.attname = 'search_vector' "
+                "WHERE c.relname = %s",
+                [table],
             )
-            row = cursor.fetchone()
-        elems, freqs = row if row and row[0] else ([], [])
-        words = frozenset(e for e, f in zip(elems, freqs, strict=False) if f > COMMON_WORD_SHARE)
-        _common_words = (time.monotonic(), words)
-    return words
+            row = cursor.fetchone() or (0, None, None)
+        rows = max(int(row[0]), 0)
+        counts = {e: int(f * rows) for e, f in zip(row[1] or [], row[2] or [], strict=False)}
+        _word_stats[table] = (time.monotonic(), rows, counts)
+    return rows, counts
+
+
+def common_claim_words() -> frozenset:
+    """Words in more than ``COMMON_WORD_SHARE`` of claims: poor at telling claims apart."""
+    rows, counts = word_stats(models.Claim._meta.db_table)
+    return frozenset(word for word, n in counts.items() if n > COMMON_WORD_SHARE * rows)
+
+
+def _has_common_word(model, term: str) -> bool:
+    _, counts = word_stats(model._meta.db_table)
+    return any(counts.get(word, 0) > RANK_WINDOW for word in lexemes(term))
 
 
 def lexemes(text: str) -> list[str]:
     """The distinct stemmed, unaccented words of ``text`` that are not stop words."""
+    return list(_lexemes(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _lexemes(text: str) -> tuple[str, ...]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT lexeme FROM unnest(to_tsvector('claims_english', %s)) ORDER BY lexeme LIMIT 64",
             [text],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return tuple(row[0] for row in cursor.fetchall())
 
 
 def _quote(lexeme: str) -> str:

@@ -140,7 +140,7 @@ class CuratedViewSet(viewsets.ModelViewSet):
         if self.action == "list":
             name, keys = self.get_keyset_ordering(self.request)
             if name == "relevance" and self.filterset_class.bounded_relevance:
-                queryset = search.newest_matches(queryset)
+                queryset = search.newest_matches(queryset, self.search_term())
             queryset = apply_ordering(queryset, keys)
         return queryset
 

@@ -21,32 +21,10 @@ from django.db import connection, transaction
 
 from claims.models import Speaker, Statement
 
+# Names are built from consonant-vowel syllables (some with a closing
+# consonant), diverse enough that 20,000 of them are told apart as real names are.
 SYLLABLES = [
-    "ka",
-    "la",
-    "mi",
-    "ro",
-    "sa",
-    "tu",
-    "ne",
-    "vi",
-    "da",
-    "go",
-    "fe",
-    "zu",
-    "ri",
-    "ma",
-    "lo",
-    "pe",
-    "ha",
-    "ku",
-    "na",
-    "di",
-    "er",
-    "ta",
-    "sel",
-    "man",
-    "ye",
+    c + v + e for c in "bdfghjklmnprstvyz" for v in "aeiou" for e in ("", "", "", "n", "r", "l", "s")
 ]
 ACCENTS = {"a": "áâä", "e": "éè", "o": "öô", "u": "üú", "i": "ıí", "s": "şš", "c": "çč", "g": "ğ"}
 THEMES = [
