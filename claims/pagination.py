@@ -16,7 +16,7 @@ from functools import reduce
 from operator import or_
 
 from django.core import signing
-from django.db.models import Expression, F, Func, Q, Value
+from django.db.models import Expression, F, Field, Func, Q, Value
 from django.db.models.lookups import GreaterThan, LessThan
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -108,10 +108,9 @@ class KeysetPagination(BasePagination):
         on ``(a, b)``: a deep page costs what the first one does.
         """
         if len({k.descending for k in keys}) == 1:
-            row = Func(
-                *(k.expression if k.expression is not None else F(k.name) for k in keys), function="ROW"
-            )
-            cursor_row = Func(*(Value(v) for v in values), function="ROW")
+            columns = (k.expression if k.expression is not None else F(k.name) for k in keys)
+            row = Func(*columns, function="ROW", output_field=Field())
+            cursor_row = Func(*(Value(v) for v in values), function="ROW", output_field=Field())
             return LessThan(row, cursor_row) if keys[0].descending else GreaterThan(row, cursor_row)
         clauses = []
         for i, key in enumerate(keys):
