@@ -622,6 +622,23 @@ class ClaimWriteSerializer(StatusWriteMixin, ModelValidationMixin, serializers.M
         return ClaimSerializer(instance, context=self.context).data
 
 
+# The same fields are read and written; reads show related records, writes take their ids.
+REVIEW_FIELDS = [
+    "status",
+    "claim",
+    "reviewer",
+    "rating_text",
+    "rating_value",
+    "best_rating",
+    "worst_rating",
+    "verdict",
+    "summary",
+    "url",
+    "published_on",
+    "evidence",
+]
+
+
 class ReviewSerializer(AuditMixin, serializers.ModelSerializer):
     claim = ClaimBriefSerializer(read_only=True)
     reviewer = OutletBriefSerializer(read_only=True)
@@ -629,21 +646,7 @@ class ReviewSerializer(AuditMixin, serializers.ModelSerializer):
 
     class Meta:
         model = models.Review
-        fields = [
-            *AUDIT,
-            "status",
-            "claim",
-            "reviewer",
-            "rating_text",
-            "rating_value",
-            "best_rating",
-            "worst_rating",
-            "verdict",
-            "summary",
-            "url",
-            "published_on",
-            "evidence",
-        ]
+        fields = [*AUDIT, *REVIEW_FIELDS]
 
 
 class ReviewWriteSerializer(StatusWriteMixin, ModelValidationMixin, serializers.ModelSerializer):
@@ -654,20 +657,7 @@ class ReviewWriteSerializer(StatusWriteMixin, ModelValidationMixin, serializers.
 
     class Meta:
         model = models.Review
-        fields = [
-            "status",
-            "claim",
-            "reviewer",
-            "rating_text",
-            "rating_value",
-            "best_rating",
-            "worst_rating",
-            "verdict",
-            "summary",
-            "url",
-            "published_on",
-            "evidence",
-        ]
+        fields = REVIEW_FIELDS
 
     def to_representation(self, instance):
         return ReviewSerializer(instance, context=self.context).data
