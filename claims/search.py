@@ -47,7 +47,7 @@ KEY_WORDS = 12
 COMMON_WORD_SHARE = 0.01
 # Relevance is ranked among at most this many matches, the newest: ranking
 # every statement that contains a very common word would take seconds.
-RANK_WINDOW = 20_000
+RANK_WINDOW = 10_000
 SIMILAR_CLAIMS_LIMIT = 10
 
 

@@ -296,3 +296,16 @@ def test_rebuild_search_recomputes_documents():
     assert "Re-indexed 1 statements." in out.getvalue()
     assert Statement.objects.filter(search_vector__isnull=False).count() == 1
     assert Claim.objects.count() == 0
+
+
+def test_very_common_words_are_ranked_among_the_newest_matches(anon_api, monkeypatch):
+    from claims import search
+
+    statements = [published(f"Libya statement {i}.") for i in range(5)]
+    # As if the statistics counted "libya" in more rows than the window holds.
+    monkeypatch.setattr(search, "RANK_WINDOW", 3)
+    monkeypatch.setattr(search, "word_stats", lambda table: (1_000_000, {"libya": 500_000}))
+    ids = found(anon_api, "statements", "libya")
+    assert set(ids) == {str(s.public_id) for s in statements[-3:]}
+    # A rare word is ranked across all its matches.
+    assert len(found(anon_api, "statements", "statement")) == 5
