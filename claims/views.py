@@ -5,15 +5,17 @@ import uuid
 
 from django.db import transaction
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from . import filters, models, search, serializers
+from . import exports, filters, models, search, serializers
 from .exceptions import PreconditionFailed, PreconditionRequired
 from .pagination import SortKey, apply_ordering, ordering
 from .permissions import is_publisher
@@ -25,6 +27,45 @@ IF_MATCH = OpenApiParameter(
     required=True,
     description="The ETag of the record as you last read it (428 without it, 412 when stale).",
 )
+
+
+class ExportRenderer(BaseRenderer):
+    """Lets ``?format=csv|jsonl|claimreview`` through DRF's content negotiation.
+
+    The export views stream their own response and never render through it;
+    their errors are rendered as JSON (see ``finalize_response``).
+    """
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        raise NotImplementedError("export responses stream themselves")
+
+
+class CSVRenderer(ExportRenderer):
+    media_type, format = "text/csv", "csv"
+
+
+class JSONLinesRenderer(ExportRenderer):
+    media_type, format = "application/jsonl", "jsonl"
+
+
+class ClaimReviewRenderer(ExportRenderer):
+    media_type, format = "application/ld+json", "claimreview"
+
+
+EXPORT_TYPES = {"csv": "text/csv", "jsonl": "application/jsonl", "claimreview": "application/ld+json"}
+FORMAT = OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Export format.")
+
+
+def streaming_export(chunks, *, name: str, export_format: str) -> StreamingHttpResponse:
+    extension = "jsonl" if export_format in ("jsonl", "claimreview") else export_format
+    response = StreamingHttpResponse(chunks, content_type=f"{EXPORT_TYPES[export_format]}; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{extension}"'
+    return response
+
+
 HISTORY_ORDERING = ordering(SortKey("history_date", descending=True), tiebreaker="history_id")
 
 
@@ -84,6 +125,22 @@ class CuratedViewSet(viewsets.ModelViewSet):
         if self.action in ("create", "update", "partial_update") and self.write_serializer_class:
             return self.write_serializer_class
         return self.serializer_class
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except (Http404, NotFound):
+            # An unknown ?format= is a bad parameter, not a missing page.
+            if self.action == "export":
+                formats = ", ".join(r.format for r in self.get_renderers())
+                raise ValidationError({"format": [f"Choose one of: {formats}."]}) from None
+            raise
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An export streams its own body; anything else it answers (an error) is JSON.
+        if self.action == "export" and isinstance(response, Response):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_object(self):
         """By public id; records with a slug (speakers, outlets, topics) also by slug."""
@@ -353,6 +410,27 @@ class StatementViewSet(CuratedViewSet):
         user = self.request.user
         return models.Statement.objects.visible_to(user).prefetch_related(*statement_relations(user))
 
+    @extend_schema(
+        summary="Export the filtered statements, unpaginated (CSV or JSON Lines)",
+        parameters=[FORMAT],
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/jsonl"): OpenApiTypes.STR},
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        renderer_classes=[CSVRenderer, JSONLinesRenderer],
+        pagination_class=None,
+    )
+    def export(self, request):
+        statements = self.filter_queryset(models.Statement.objects.visible_to(request.user)).order_by("id")
+        records = map(exports.statement_record, exports.iterate(exports.statements_for_export(statements)))
+        export_format = request.accepted_renderer.format
+        if export_format == "csv":
+            chunks = exports.stream_csv(records, exports.STATEMENT_COLUMNS)
+        else:
+            chunks = exports.stream_jsonl(records)
+        return streaming_export(chunks, name="statements", export_format=export_format)
+
 
 @extend_schema_view(
     list=extend_schema(summary="List, filter and search claims"),
@@ -370,6 +448,38 @@ class ClaimViewSet(CuratedViewSet):
     filterset_class = filters.ClaimFilterSet
     default_ordering = "-created_at"
     snippets = True
+
+    @extend_schema(
+        summary="Export the filtered claims, unpaginated (CSV, JSON Lines, or ClaimReview JSON Lines)",
+        parameters=[FORMAT],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/jsonl"): OpenApiTypes.STR,
+            (200, "application/ld+json"): OpenApiTypes.STR,
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        renderer_classes=[CSVRenderer, JSONLinesRenderer, ClaimReviewRenderer],
+        pagination_class=None,
+    )
+    def export(self, request):
+        claims = self.filter_queryset(models.Claim.objects.visible_to(request.user)).order_by("id")
+        reviews = models.Review.objects.visible_to(request.user)
+        export_format = request.accepted_renderer.format
+        if export_format == "claimreview":
+            # One complete ClaimReview per review of the filtered claims.
+            selected = reviews.filter(claim__in=claims).order_by("id")
+            records = map(exports.claimreview, exports.iterate(exports.reviews_for_claimreview(selected)))
+            chunks = exports.stream_jsonl(records)
+        else:
+            records = map(exports.claim_record, exports.iterate(exports.claims_for_export(claims, reviews)))
+            if export_format == "csv":
+                chunks = exports.stream_csv(records, exports.CLAIM_COLUMNS)
+            else:
+                chunks = exports.stream_jsonl(records)
+        return streaming_export(chunks, name="claims", export_format=export_format)
 
     @extend_schema(
         summary="Has this been checked before? Existing claims ranked by similarity to a text",
@@ -417,6 +527,17 @@ class ReviewViewSet(CuratedViewSet):
     write_serializer_class = serializers.ReviewWriteSerializer
     filterset_class = filters.ReviewFilterSet
     default_ordering = "-published_on"
+
+    @extend_schema(
+        summary="This review as schema.org ClaimReview JSON-LD, to embed on a fact-check page",
+        responses={(200, "application/ld+json"): OpenApiTypes.OBJECT},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def claimreview(self, request, *args, **kwargs):
+        review = self.get_object()
+        review = exports.reviews_for_claimreview(models.Review.objects.filter(pk=review.pk)).get()
+        return Response(exports.claimreview(review), content_type="application/ld+json")
 
     def get_queryset(self):
         user = self.request.user

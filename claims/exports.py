@@ -1,0 +1,286 @@
+"""Dataset formats: querysets in, rows and records out; used by the API and the commands.
+
+Every function here streams: it iterates the queryset in chunks (related rows
+prefetched per chunk) and yields, so memory stays flat whatever the size.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Prefetch, QuerySet
+
+from . import models
+
+CHUNK = 2000
+LIST_SEPARATOR = "; "
+SCHEMA_ORG = "https://schema.org"
+
+
+def _joined(values: Iterable) -> str:
+    return LIST_SEPARATOR.join(str(v) for v in values if v not in (None, ""))
+
+
+def _dumps(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- statements
+
+STATEMENT_COLUMNS = [
+    "id",
+    "status",
+    "text",
+    "text_type",
+    "original_text",
+    "original_language",
+    "language",
+    "said_on",
+    "said_on_precision",
+    "place",
+    "context",
+    "speakers",
+    "speaker_roles",
+    "topics",
+    "source_urls",
+    "quotes",
+    "responds_to",
+    "created_at",
+    "updated_at",
+]
+
+
+def statements_for_export(queryset: QuerySet) -> QuerySet:
+    return queryset.prefetch_related(
+        Prefetch("speaker_roles", models.StatementSpeaker.objects.select_related("speaker")),
+        "topics",
+        Prefetch(
+            "appearances", models.Appearance.objects.select_related("source").order_by("-is_first", "id")
+        ),
+        Prefetch(
+            "outgoing_links",
+            models.StatementLink.objects.filter(type=models.LinkType.RESPONDS_TO).select_related(
+                "to_statement"
+            ),
+        ),
+    )
+
+
+def statement_record(statement: models.Statement) -> dict:
+    """One statement as a flat record; list values are lists (joined with "; " in CSV)."""
+    roles = list(statement.speaker_roles.all())
+    appearances = list(statement.appearances.all())
+    return {
+        "id": str(statement.public_id),
+        "status": statement.status,
+        "text": statement.text,
+        "text_type": statement.text_type,
+        "original_text": statement.original_text,
+        "original_language": statement.original_language,
+        "language": statement.language,
+        "said_on": _reduced_date(statement),
+        "said_on_precision": statement.said_on_precision if statement.said_on else "",
+        "place": statement.place,
+        "context": statement.context,
+        "speakers": [r.speaker.slug for r in roles],
+        "speaker_roles": [r.role for r in roles],
+        "topics": sorted(t.slug for t in statement.topics.all()),
+        "source_urls": [a.source.url for a in appearances if a.source.url],
+        "quotes": [a.quote for a in appearances if a.quote],
+        "responds_to": [str(link.to_statement.public_id) for link in statement.outgoing_links.all()],
+        "created_at": statement.created_at.isoformat(),
+        "updated_at": statement.updated_at.isoformat(),
+    }
+
+
+def _reduced_date(statement) -> str:
+    """ISO 8601 at the date's precision: 2020-01-09, 2020-01 or 2020."""
+    if not statement.said_on:
+        return ""
+    return {
+        models.DatePrecision.DAY: statement.said_on.isoformat(),
+        models.DatePrecision.MONTH: statement.said_on.strftime("%Y-%m"),
+        models.DatePrecision.YEAR: statement.said_on.strftime("%Y"),
+    }[statement.said_on_precision]
+
+
+# ---------------------------------------------------------------- claims
+
+CLAIM_COLUMNS = [
+    "id",
+    "status",
+    "text",
+    "statement",
+    "speakers",
+    "said_on",
+    "topics",
+    "verdicts",
+    "reviewers",
+    "review_urls",
+    "created_at",
+    "updated_at",
+]
+
+
+def claims_for_export(queryset: QuerySet, reviews: QuerySet) -> QuerySet:
+    return queryset.select_related("statement").prefetch_related(
+        Prefetch("statement__speaker_roles", models.StatementSpeaker.objects.select_related("speaker")),
+        "topics",
+        Prefetch("reviews", reviews.select_related("reviewer").order_by("published_on", "id")),
+    )
+
+
+def claim_record(claim: models.Claim) -> dict:
+    statement = claim.statement
+    reviews = list(claim.reviews.all())
+    return {
+        "id": str(claim.public_id),
+        "status": claim.status,
+        "text": claim.text,
+        "statement": str(statement.public_id) if statement else "",
+        "speakers": [r.speaker.slug for r in statement.speaker_roles.all()] if statement else [],
+        "said_on": _reduced_date(statement) if statement else "",
+        "topics": sorted(t.slug for t in claim.topics.all()),
+        "verdicts": [r.verdict for r in reviews],
+        "reviewers": [r.reviewer.slug for r in reviews],
+        "review_urls": [r.url for r in reviews if r.url],
+        "created_at": claim.created_at.isoformat(),
+        "updated_at": claim.updated_at.isoformat(),
+    }
+
+
+# ---------------------------------------------------------------- ClaimReview
+
+
+def reviews_for_claimreview(queryset: QuerySet) -> QuerySet:
+    return queryset.select_related("claim__statement", "reviewer").prefetch_related(
+        Prefetch(
+            "claim__statement__speaker_roles", models.StatementSpeaker.objects.select_related("speaker")
+        ),
+        Prefetch(
+            "claim__statement__appearances",
+            models.Appearance.objects.select_related("source__outlet").order_by("-is_first", "id"),
+        ),
+    )
+
+
+def _organisation_or_person(speaker: models.Speaker) -> dict:
+    person = {
+        "@type": "Person" if speaker.kind == models.SpeakerKind.PERSON else "Organization",
+        "name": speaker.name,
+    }
+    if speaker.wikidata_qid:
+        person["sameAs"] = speaker.wikidata_url
+    return person
+
+
+def _creative_work(source: models.Source) -> dict:
+    work = {"@type": "CreativeWork"}
+    if source.url:
+        work["url"] = source.url
+    if source.title:
+        work["headline"] = source.title
+    else:
+        work["name"] = str(source)
+    if source.published_on:
+        work["datePublished"] = source.published_on.isoformat()
+    if source.outlet_id:
+        work["publisher"] = {"@type": "Organization", "name": source.outlet.name}
+    return work
+
+
+def claimreview(review: models.Review) -> dict:
+    """One review as schema.org ClaimReview JSON-LD (Google's fact-check markup)."""
+    claim = review.claim
+    statement = claim.statement
+    reviewer = review.reviewer
+    author = {"@type": "Organization", "name": reviewer.name}
+    if reviewer.homepage:
+        author["url"] = reviewer.homepage
+    rating = {"@type": "Rating", "alternateName": review.rating_text}
+    # The reviewer's own scale, never constants: without one, no numbers are claimed.
+    for key, value in (
+        ("ratingValue", review.rating_value),
+        ("bestRating", review.best_rating),
+        ("worstRating", review.worst_rating),
+    ):
+        if value is not None:
+            rating[key] = _number(value)
+    item = {"@type": "Claim"}
+    if statement is not None:
+        speakers = [
+            r.speaker
+            for r in statement.speaker_roles.all()
+            if r.role in (models.SpeakerRole.SPEAKER, models.SpeakerRole.CO_SIGNATORY)
+        ]
+        if speakers:
+            item["author"] = [_organisation_or_person(s) for s in speakers]
+        if statement.said_on:
+            # When the claim was made (at its known precision), not when it was checked.
+            item["datePublished"] = _reduced_date(statement)
+        appearances = list(statement.appearances.all())
+        if appearances:
+            item["appearance"] = [_creative_work(a.source) for a in appearances]
+            first = next((a for a in appearances if a.is_first), None)
+            if first is not None:
+                item["firstAppearance"] = _creative_work(first.source)
+    record = {
+        "@context": SCHEMA_ORG,
+        "@type": "ClaimReview",
+        "identifier": str(review.public_id),
+        "claimReviewed": claim.text,
+        "author": author,
+        "reviewRating": rating,
+        "itemReviewed": item,
+    }
+    if review.url:
+        record["url"] = review.url
+    if review.published_on:
+        record["datePublished"] = review.published_on.isoformat()
+    if review.summary:
+        record["reviewBody"] = review.summary
+    return record
+
+
+def _number(value):
+    return int(value) if value == int(value) else float(value)
+
+
+# ---------------------------------------------------------------- streaming
+
+
+def stream_csv(records: Iterable[dict], columns: list[str]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush():
+        data = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate(0)
+        return data
+
+    writer.writerow(columns)
+    yield flush()
+    for n, record in enumerate(records, 1):
+        writer.writerow([_joined(v) if isinstance(v, list) else v for v in (record[c] for c in columns)])
+        if n % 500 == 0:
+            yield flush()
+    yield flush()
+
+
+def stream_jsonl(records: Iterable[dict]) -> Iterator[str]:
+    batch = []
+    for record in records:
+        batch.append(_dumps(record))
+        if len(batch) == 500:
+            yield "\n".join(batch) + "\n"
+            batch = []
+    if batch:
+        yield "\n".join(batch) + "\n"
+
+
+def iterate(queryset: QuerySet) -> Iterator:
+    """Rows in chunks, related rows prefetched per chunk: memory stays flat."""
+    return queryset.iterator(chunk_size=CHUNK)

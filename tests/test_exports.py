@@ -1,0 +1,224 @@
+"""Streaming exports (CSV, JSON Lines, ClaimReview) and the ClaimReview JSON-LD of one review."""
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.http import StreamingHttpResponse
+from django.test.utils import CaptureQueriesContext
+
+from claims import exports
+from claims.models import Claim, Statement, Status
+from tests.factories import ClaimFactory, FactCheckerFactory, ReviewFactory, StatementFactory
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1"
+
+
+def body(response):
+    assert response.status_code == 200, response
+    assert isinstance(response, StreamingHttpResponse)
+    return b"".join(response.streaming_content).decode()
+
+
+def csv_rows(response):
+    return list(csv.DictReader(io.StringIO(body(response))))
+
+
+def jsonl(response):
+    return [json.loads(line) for line in body(response).splitlines()]
+
+
+@pytest.fixture
+def seed(db):
+    call_command("loaddata", "seed", verbosity=0)
+
+
+@pytest.fixture
+def reviewed(seed):
+    """The seed's missile claim, reviewed by a fact-checker on its own 0-5 scale."""
+    claim = Claim.objects.get(text__contains="ballistic missiles")
+    claim.statement = Statement.objects.get(speaker_roles__speaker__slug="ahmad-al-mesmari")
+    claim.save()
+    checker = FactCheckerFactory(
+        name="Example Check", slug="example-check", homepage="https://check.example/"
+    )
+    return ReviewFactory(
+        claim=claim,
+        reviewer=checker,
+        rating_text="Mostly True",
+        verdict="mostly_true",
+        rating_value=Decimal(4),
+        best_rating=Decimal(5),
+        worst_rating=Decimal(0),
+        url="https://check.example/missiles",
+        published_on="2020-01-10",
+        summary="Confirmed by several sources.",
+        status=Status.PUBLISHED,
+    )
+
+
+def test_statements_csv_for_the_seed(anon_api, seed):
+    response = anon_api.get(f"{API}/statements/export/", {"format": "csv"})
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="statements-')
+    rows = csv_rows(response)
+    assert list(rows[0]) == exports.STATEMENT_COLUMNS
+    assert len(rows) == Statement.objects.count()
+    mesmari = next(r for r in rows if "ahmad-al-mesmari" in r["speakers"])
+    assert mesmari["speakers"] == "ahmad-al-mesmari; khalifa-haftar"
+    assert mesmari["speaker_roles"] == "speaker; on_behalf_of"
+    assert mesmari["topics"] == "ceasefire; libya"
+    assert mesmari["said_on"] == "2020-01-09"
+    call = Statement.objects.get(text__startswith="Turkey and Russia call")
+    assert mesmari["responds_to"] == str(call.public_id)
+    vow = next(r for r in rows if "ali-khamenei" in r["speakers"])
+    assert (vow["said_on"], vow["said_on_precision"]) == ("2020-01", "month")
+
+
+def test_statements_jsonl_keeps_lists_and_quotes_as_printed(anon_api, seed):
+    records = jsonl(anon_api.get(f"{API}/statements/export/", {"format": "jsonl"}))
+    strike = next(r for r in records if r["text"].startswith("We evaluate"))
+    assert strike["speakers"] == ["turkey", "russia"]
+    assert any("Weevaluate" in q for q in strike["quotes"])
+
+
+def test_filtered_export_equals_the_filtered_list(anon_api, seed):
+    params = {"speaker": "recep-tayyip-erdogan", "said_after": "2020-01-08", "topic": "libya"}
+    listed = {
+        r["id"] for r in anon_api.get(f"{API}/statements/", {**params, "page_size": 100}).json()["results"]
+    }
+    exported = {
+        r["id"] for r in jsonl(anon_api.get(f"{API}/statements/export/", {**params, "format": "jsonl"}))
+    }
+    assert exported == listed and listed
+
+
+def test_drafts_never_leak_into_anonymous_exports(anon_api, editor_api):
+    draft = StatementFactory(status=Status.DRAFT, text="Secret draft.")
+    retracted = StatementFactory(status=Status.RETRACTED)
+    ReviewFactory(claim=ClaimFactory(status=Status.PUBLISHED), status=Status.DRAFT)
+    rows = csv_rows(anon_api.get(f"{API}/statements/export/", {"format": "csv"}))
+    assert {r["id"] for r in rows} == {str(retracted.public_id)}
+    assert rows[0]["status"] == "retracted"  # kept, with its status
+    assert jsonl(anon_api.get(f"{API}/claims/export/", {"format": "claimreview"})) == []
+    assert jsonl(anon_api.get(f"{API}/claims/export/", {"format": "jsonl"}))[0]["verdicts"] == []
+    curated = {r["id"] for r in jsonl(editor_api.get(f"{API}/statements/export/", {"format": "jsonl"}))}
+    assert str(draft.public_id) in curated
+
+
+def test_updated_since_for_incremental_sync(anon_api, seed):
+    from django.utils import timezone
+
+    since = timezone.now()
+    changed = Statement.objects.first()
+    changed.save()
+    rows = jsonl(
+        anon_api.get(f"{API}/statements/export/", {"format": "jsonl", "updated_since": since.isoformat()})
+    )
+    assert [r["id"] for r in rows] == [str(changed.public_id)]
+
+
+def test_claims_csv_with_verdicts(anon_api, reviewed):
+    rows = csv_rows(anon_api.get(f"{API}/claims/export/", {"format": "csv", "reviewed": "true"}))
+    assert list(rows[0]) == exports.CLAIM_COLUMNS
+    assert [(r["id"], r["verdicts"], r["reviewers"]) for r in rows] == [
+        (str(reviewed.claim.public_id), "mostly_true", "example-check")
+    ]
+
+
+def test_claimreview_of_one_review_checks_every_field(anon_api, reviewed):
+    response = anon_api.get(f"{API}/reviews/{reviewed.public_id}/claimreview/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/ld+json")
+    doc = response.json()
+    assert doc["@context"] == "https://schema.org" and doc["@type"] == "ClaimReview"
+    assert doc["claimReviewed"] == reviewed.claim.text
+    assert doc["url"] == "https://check.example/missiles"
+    assert doc["datePublished"] == "2020-01-10"
+    assert doc["author"] == {
+        "@type": "Organization",
+        "name": "Example Check",
+        "url": "https://check.example/",
+    }
+    # The reviewer's own scale, not constants.
+    assert doc["reviewRating"] == {
+        "@type": "Rating",
+        "alternateName": "Mostly True",
+        "ratingValue": 4,
+        "bestRating": 5,
+        "worstRating": 0,
+    }
+    item = doc["itemReviewed"]
+    assert item["@type"] == "Claim"
+    # Who made the claim (not who it was made on behalf of), and when it was made.
+    assert item["author"] == [{"@type": "Person", "name": "Ahmad al-Mesmari"}]
+    assert item["datePublished"] == "2020-01-09"
+    assert item["firstAppearance"]["name"].startswith("Video")
+    assert len(item["appearance"]) == 3
+    duvar = next(a for a in item["appearance"] if a.get("headline", "").startswith("Libya's Haftar"))
+    assert duvar["publisher"] == {"@type": "Organization", "name": "Duvar English"}
+
+
+def test_claimreview_links_speakers_to_wikidata(anon_api, seed):
+    call = Statement.objects.get(text__startswith="Turkey and Russia call")
+    review = ReviewFactory(
+        claim=ClaimFactory(statement=call, status=Status.PUBLISHED), status=Status.PUBLISHED
+    )
+    item = anon_api.get(f"{API}/reviews/{review.public_id}/claimreview/").json()["itemReviewed"]
+    assert item["author"] == [
+        {"@type": "Person", "name": "Recep Tayyip Erdoğan", "sameAs": "https://www.wikidata.org/wiki/Q39259"},
+        {"@type": "Person", "name": "Vladimir Putin", "sameAs": "https://www.wikidata.org/wiki/Q7747"},
+    ]
+    # A review without a numeric scale claims no numbers.
+    assert set(anon_api.get(f"{API}/reviews/{review.public_id}/claimreview/").json()["reviewRating"]) == {
+        "@type",
+        "alternateName",
+    }
+
+
+def test_claimreview_export_is_one_complete_object_per_line(anon_api, reviewed):
+    second = ReviewFactory(claim=reviewed.claim, status=Status.PUBLISHED, rating_text="True", verdict="true")
+    response = anon_api.get(f"{API}/claims/export/", {"format": "claimreview"})
+    assert response["Content-Type"].startswith("application/ld+json")
+    docs = jsonl(response)
+    assert {d["identifier"] for d in docs} == {str(reviewed.public_id), str(second.public_id)}
+    assert all(d["@context"] == "https://schema.org" and d["itemReviewed"]["@type"] == "Claim" for d in docs)
+
+
+def test_unknown_format_is_a_400(anon_api):
+    response = anon_api.get(f"{API}/claims/export/", {"format": "xml"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["errors"][0]["attr"] == "format"
+
+
+def test_bad_filters_on_export_are_a_400(anon_api):
+    response = anon_api.get(f"{API}/statements/export/", {"format": "csv", "said_after": "2020-02-30"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "said_after"
+
+
+def test_export_streams_and_reads_rows_a_chunk_at_a_time(anon_api, monkeypatch):
+    monkeypatch.setattr(exports, "CHUNK", 5)
+
+    def export(n):
+        while Statement.objects.count() < n:
+            StatementFactory(status=Status.PUBLISHED)
+        with CaptureQueriesContext(connection) as before_body:
+            response = anon_api.get(f"{API}/statements/export/", {"format": "jsonl"})
+        with CaptureQueriesContext(connection) as while_streaming:
+            assert len(body(response).splitlines()) == n
+        # Nothing is read until the body is consumed: the queryset is iterated, not loaded.
+        assert not [q for q in before_body.captured_queries if "claims_statement" in q["sql"]]
+        return len(while_streaming.captured_queries)
+
+    five, fifteen = export(5), export(15)
+    # Two more chunks, each with its related rows: the count grows per chunk, not per row.
+    per_chunk = (fifteen - five) / 2
+    assert per_chunk == int(per_chunk) and 1 <= per_chunk <= 6
+    assert fifteen < 15
