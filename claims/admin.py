@@ -16,6 +16,7 @@ from .models import (
     Appearance,
     Claim,
     Outlet,
+    RatingMapping,
     Review,
     Source,
     Speaker,
@@ -400,3 +401,11 @@ class AppearanceAdmin(CuratedAdmin):
     list_select_related = ["statement", "source__outlet"]
     search_fields = ["quote", "statement__text", "source__title", "source__url"]
     autocomplete_fields = ["statement", "source"]
+
+
+@admin.register(RatingMapping)
+class RatingMappingAdmin(CuratedAdmin):
+    list_display = ["rating", "verdict", "reviewer"]
+    list_filter = ["verdict", "reviewer"]
+    search_fields = ["rating", "reviewer__name"]
+    autocomplete_fields = ["reviewer"]

@@ -824,3 +824,49 @@ class Review(StatusMixin, Curated):
     def clean(self):
         if self.reviewer_id and self.reviewer.kind != Outlet.Kind.FACT_CHECKER:
             raise ValidationError({"reviewer": "The reviewer must be an outlet of kind fact-checker."})
+
+
+class RatingMapping(Curated):
+    """How a fact-checker's textual rating translates to a normalised verdict.
+
+    A mapping without a reviewer applies to every reviewer that has none of
+    its own for that rating. Ratings are compared case- and space-insensitively.
+    """
+
+    reviewer = models.ForeignKey(
+        Outlet,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rating_mappings",
+        limit_choices_to={"kind": OutletKind.FACT_CHECKER},
+        help_text="Leave empty for a default that applies to every reviewer.",
+    )
+    rating = models.CharField("textual rating", max_length=100)
+    verdict = models.CharField("normalised verdict", max_length=20, choices=Verdict.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["reviewer__name", "rating", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reviewer", "rating"],
+                nulls_distinct=False,
+                name="rating_mapping_unique",
+                violation_error_message="This rating is already mapped for this reviewer.",
+            ),
+            models.CheckConstraint(
+                condition=Q(verdict__in=Verdict.values), name="rating_mapping_verdict_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reviewer or 'Any reviewer'}: {self.rating} → {self.get_verdict_display()}"
+
+    @staticmethod
+    def normalise(rating: str) -> str:
+        return " ".join(rating.lower().split())
+
+    def clean(self):
+        self.rating = self.normalise(self.rating)

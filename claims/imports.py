@@ -1,0 +1,480 @@
+"""Reading ClaimReview JSON-LD from any fact-checker into the archive.
+
+Two passes: every record is parsed and validated first (each problem reported
+with its record or line number and field); only then is anything written, in
+one transaction. Records are matched to what the archive already holds —
+reviews by URL, reviewers by homepage or name, speakers by Wikidata QID, name
+or alias, claims by their exact text, sources by URL — so importing the same
+file twice changes nothing.
+"""
+
+import datetime
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.text import slugify
+
+from . import models
+
+WIKIDATA = re.compile(r"^https?://(?:www\.)?wikidata\.org/(?:wiki|entity)/(Q[1-9][0-9]*)$")
+PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+class ImportRejected(Exception):
+    """The file cannot be imported; ``problems`` says where and why."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class Author:
+    name: str
+    person: bool
+    qid: str = ""
+
+
+@dataclass
+class Work:
+    url: str = ""
+    title: str = ""
+    first: bool = False
+
+
+@dataclass
+class Record:
+    """One validated ClaimReview."""
+
+    number: int
+    claim_text: str
+    reviewer_name: str
+    reviewer_url: str
+    rating_text: str
+    rating_value: Decimal | None
+    best_rating: Decimal | None
+    worst_rating: Decimal | None
+    url: str
+    published_on: datetime.date | None
+    summary: str
+    authors: list[Author] = field(default_factory=list)
+    said_on: datetime.date | None = None
+    precision: str = models.DatePrecision.DAY
+    appearances: list[Work] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    created: Counter = field(default_factory=Counter)
+    updated: Counter = field(default_factory=Counter)
+    unchanged: Counter = field(default_factory=Counter)
+    rejected: list[str] = field(default_factory=list)
+    unmapped_ratings: Counter = field(default_factory=Counter)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_items(text: str) -> list[tuple[int, object]]:
+    """(record number, item) pairs from an object, an array, an @graph, or JSON Lines."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as whole_error:
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        if len(lines) < 2:
+            raise ImportRejected(
+                [f"Not JSON: {whole_error.msg} (line {whole_error.lineno}, column {whole_error.colno})."]
+            ) from None
+        items, problems = [], []
+        for n, line in lines:
+            try:
+                items.append((n, json.loads(line)))
+            except json.JSONDecodeError as error:
+                problems.append(f"line {n}: not JSON ({error.msg}, column {error.colno})")
+        if problems:
+            raise ImportRejected(problems) from None
+        return items
+    if isinstance(data, dict) and isinstance(data.get("@graph"), list):
+        return [(n, item) for n, item in enumerate(data["@graph"], 1) if _type(item) == "ClaimReview"]
+    if isinstance(data, dict):
+        return [(1, data)]
+    if isinstance(data, list):
+        return list(enumerate(data, 1))
+    raise ImportRejected(["Expected a ClaimReview object, an array of them, an @graph, or JSON Lines."])
+
+
+def _type(item) -> str:
+    value = item.get("@type") if isinstance(item, dict) else None
+    return value[0] if isinstance(value, list) and value else value or ""
+
+
+def _one(value):
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _text(item, key, problems, where, *, required=False, limit=20_000) -> str:
+    value = item.get(key)
+    if value is None or value == "":
+        if required:
+            problems.append(f"{where}: {key} is missing")
+        return ""
+    if not isinstance(value, str):
+        problems.append(f"{where}: {key} must be text")
+        return ""
+    if "\x00" in value:
+        problems.append(f"{where}: {key} contains a NUL character")
+        return ""
+    if len(value) > limit:
+        problems.append(f"{where}: {key} is longer than {limit} characters")
+        return ""
+    return value.strip()
+
+
+def _url(item, key, problems, where) -> str:
+    value = _text(item, key, problems, where, limit=2000)
+    if value and not re.match(r"^https?://[^\s]+$", value):
+        problems.append(f"{where}: {key} is not an http(s) URL: {value[:80]!r}")
+        return ""
+    return value
+
+
+def _number(rating, key, problems, where) -> Decimal | None:
+    value = rating.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        problems.append(f"{where}: reviewRating.{key} is not a number: {value!r}")
+        return None
+    if not number.is_finite() or abs(number) >= 10_000:
+        problems.append(f"{where}: reviewRating.{key} is out of range: {value!r}")
+        return None
+    return number
+
+
+def _date(value, problems, where, key) -> tuple[datetime.date | None, str]:
+    """A full or reduced ISO 8601 date (2020-01-09, 2020-01, 2020) and its precision."""
+    if value in (None, ""):
+        return None, models.DatePrecision.DAY
+    match = PARTIAL_DATE.match(value) if isinstance(value, str) else None
+    try:
+        if not match:
+            raise ValueError
+        year, month, day = match.groups()
+        date = datetime.date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        problems.append(f"{where}: {key} is not a date: {value!r}")
+        return None, models.DatePrecision.DAY
+    if date > datetime.date.today() + models.FUTURE_TOLERANCE:
+        problems.append(f"{where}: {key} is in the future: {value!r}")
+        return None, models.DatePrecision.DAY
+    precision = (
+        models.DatePrecision.DAY
+        if day
+        else models.DatePrecision.MONTH
+        if month
+        else models.DatePrecision.YEAR
+    )
+    return date, precision
+
+
+def parse(number: int, item) -> tuple[Record | None, list[str]]:
+    where = f"record {number}"
+    problems: list[str] = []
+    if not isinstance(item, dict):
+        return None, [f"{where}: expected a JSON object"]
+    if _type(item) != "ClaimReview":
+        return None, [f"{where}: @type is {_type(item)!r}, not 'ClaimReview'"]
+    claim_text = _text(item, "claimReviewed", problems, where, required=True)
+    author = _one(item.get("author"))
+    if not isinstance(author, dict) or not author.get("name"):
+        problems.append(f"{where}: author (the fact-checker) needs a name")
+        author = {}
+    reviewer_name = _text(author, "name", problems, f"{where}: author", limit=200)
+    reviewer_url = _url(author, "url", problems, f"{where}: author") if author else ""
+    rating = _one(item.get("reviewRating"))
+    if not isinstance(rating, dict):
+        problems.append(f"{where}: reviewRating is missing")
+        rating = {}
+    rating_text = _text(
+        rating, "alternateName", problems, f"{where}: reviewRating", required=bool(rating), limit=100
+    )
+    value, best, worst = (
+        _number(rating, k, problems, where) for k in ("ratingValue", "bestRating", "worstRating")
+    )
+    if value is not None and (best is None or worst is None):
+        problems.append(f"{where}: reviewRating has a ratingValue but not both bestRating and worstRating")
+    elif value is not None and not min(best, worst) <= value <= max(best, worst):
+        problems.append(f"{where}: reviewRating.ratingValue {value} lies outside {worst}–{best}")
+    published_on, _ = _date(item.get("datePublished"), problems, where, "datePublished")
+    record = Record(
+        number=number,
+        claim_text=" ".join(claim_text.split()),
+        reviewer_name=reviewer_name,
+        reviewer_url=reviewer_url,
+        rating_text=rating_text,
+        rating_value=value,
+        best_rating=best,
+        worst_rating=worst,
+        url=_url(item, "url", problems, where),
+        published_on=published_on,
+        summary=_text(item, "reviewBody", problems, where),
+    )
+    claim = _one(item.get("itemReviewed"))
+    if isinstance(claim, dict):
+        for speaker in _list(claim.get("author")):
+            if (
+                not isinstance(speaker, dict)
+                or not isinstance(speaker.get("name"), str)
+                or not speaker["name"].strip()
+            ):
+                problems.append(f"{where}: itemReviewed.author needs a name")
+                continue
+            qid = ""
+            for same_as in _list(speaker.get("sameAs")):
+                found = WIKIDATA.match(same_as) if isinstance(same_as, str) else None
+                qid = found.group(1) if found else qid
+            record.authors.append(
+                Author(name=speaker["name"].strip()[:200], person=_type(speaker) != "Organization", qid=qid)
+            )
+        record.said_on, record.precision = _date(
+            claim.get("datePublished"), problems, where, "itemReviewed.datePublished"
+        )
+        first = _one(claim.get("firstAppearance"))
+        first_url = first.get("url") if isinstance(first, dict) else None
+        works = _list(claim.get("appearance")) + ([first] if isinstance(first, dict) else [])
+        seen = set()
+        for work in works:
+            if not isinstance(work, dict):
+                continue
+            url = _url(work, "url", problems, f"{where}: appearance")
+            title = _text(work, "headline", problems, f"{where}: appearance", limit=500) or _text(
+                work, "name", problems, f"{where}: appearance", limit=500
+            )
+            key = url or title
+            if key and key not in seen:
+                seen.add(key)
+                record.appearances.append(Work(url=url, title=title, first=bool(url) and url == first_url))
+    return (None if problems else record), problems
+
+
+# ---------------------------------------------------------------- writing
+
+
+def verdict_for(reviewer: models.Outlet, rating_text: str) -> str | None:
+    rating = models.RatingMapping.normalise(rating_text)
+    mapping = (
+        models.RatingMapping.objects.filter(Q(reviewer=reviewer) | Q(reviewer__isnull=True), rating=rating)
+        .order_by("reviewer_id")  # the reviewer's own mapping (non-null) before the default
+        .values_list("verdict", flat=True)
+        .first()
+    )
+    return mapping
+
+
+def _unique_slug(model, name: str) -> str:
+    base = slugify(name)[:180] or "imported"
+    slug, n = base, 1
+    while model.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+class Writer:
+    def __init__(self, *, status: str, user, report: Report):
+        self.status, self.user, self.report = status, user, report
+
+    def save(self, obj, kind: str, fields: dict) -> object:
+        """Create ``obj`` or update the fields that differ; count which."""
+        if obj.pk is None:
+            for key, value in fields.items():
+                setattr(obj, key, value)
+            obj.created_by = obj.updated_by = self.user
+            obj.full_clean()
+            obj.save()
+            self.report.created[kind] += 1
+            return obj
+        changed = [k for k, v in fields.items() if getattr(obj, k) != v]
+        if changed:
+            for key in changed:
+                setattr(obj, key, fields[key])
+            obj.updated_by = self.user
+            obj.full_clean()
+            obj.save()
+            self.report.updated[kind] += 1
+        else:
+            self.report.unchanged[kind] += 1
+        return obj
+
+    def reviewer(self, record: Record) -> models.Outlet:
+        outlet = None
+        if record.reviewer_url:
+            outlet = models.Outlet.objects.filter(homepage=record.reviewer_url).first()
+        outlet = outlet or models.Outlet.objects.filter(name__iexact=record.reviewer_name).first()
+        if outlet is not None:
+            if outlet.kind != models.OutletKind.FACT_CHECKER:
+                raise ImportRejected(
+                    [f"record {record.number}: {outlet.name!r} is in the archive, but not as a fact-checker"]
+                )
+            self.report.unchanged["outlets"] += 1
+            return outlet
+        return self.save(
+            models.Outlet(),
+            "outlets",
+            {
+                "name": record.reviewer_name,
+                "slug": _unique_slug(models.Outlet, record.reviewer_name),
+                "kind": models.OutletKind.FACT_CHECKER,
+                "homepage": record.reviewer_url,
+            },
+        )
+
+    def speaker(self, author: Author) -> models.Speaker:
+        found = models.Speaker.objects.filter(wikidata_qid=author.qid).first() if author.qid else None
+        found = (
+            found
+            or models.Speaker.objects.filter(
+                Q(name__iexact=author.name) | Q(aliases__contains=[author.name])
+            ).first()
+        )
+        if found is not None:
+            self.report.unchanged["speakers"] += 1
+            return found
+        kind = models.SpeakerKind.PERSON if author.person else models.SpeakerKind.ORGANISATION
+        return self.save(
+            models.Speaker(),
+            "speakers",
+            {
+                "name": author.name,
+                "slug": _unique_slug(models.Speaker, author.name),
+                "kind": kind,
+                "wikidata_qid": author.qid,
+            },
+        )
+
+    def source(self, work: Work) -> models.Source:
+        found = models.Source.objects.filter(url=work.url).first() if work.url else None
+        found = found or (
+            models.Source.objects.filter(url="", title=work.title).first() if not work.url else None
+        )
+        if found is not None:
+            self.report.unchanged["sources"] += 1
+            return found
+        return self.save(
+            models.Source(),
+            "sources",
+            {"url": work.url, "title": work.title, "kind": models.SourceKind.ARTICLE},
+        )
+
+    def statement(self, record: Record, claim: models.Claim | None) -> models.Statement | None:
+        if claim is not None and claim.statement_id:
+            return claim.statement
+        if not (record.authors or record.said_on or record.appearances):
+            return None
+        statement = self.save(
+            models.Statement(),
+            "statements",
+            {
+                "text": record.claim_text,
+                "text_type": models.TextType.PARAPHRASE,
+                "said_on": record.said_on,
+                "said_on_precision": record.precision,
+                "status": self.status,
+            },
+        )
+        for position, author in enumerate(record.authors):
+            models.StatementSpeaker.objects.get_or_create(
+                statement=statement,
+                speaker=self.speaker(author),
+                role=models.SpeakerRole.SPEAKER,
+                defaults={"position": position},
+            )
+        for work in record.appearances:
+            source = self.source(work)
+            if not models.Appearance.objects.filter(statement=statement, source=source).exists():
+                self.save(
+                    models.Appearance(statement=statement, source=source),
+                    "appearances",
+                    {"is_first": work.first},
+                )
+        return statement
+
+    def review(self, record: Record) -> None:
+        reviewer = self.reviewer(record)
+        claim = models.Claim.objects.filter(text=record.claim_text).order_by("id").first()
+        statement = self.statement(record, claim)
+        if claim is None:
+            claim = self.save(
+                models.Claim(status=self.status),
+                "claims",
+                {"text": record.claim_text, "statement": statement},
+            )
+        else:
+            self.report.unchanged["claims"] += 1
+        verdict = verdict_for(reviewer, record.rating_text)
+        if verdict is None:
+            self.report.unmapped_ratings[(reviewer.name, record.rating_text)] += 1
+            verdict = models.Verdict.OTHER
+        review = None
+        if record.url:
+            review = models.Review.objects.filter(url=record.url).first()
+        review = (
+            review
+            or models.Review.objects.filter(
+                claim=claim, reviewer=reviewer, rating_text=record.rating_text, url=record.url
+            ).first()
+        )
+        self.save(
+            review or models.Review(status=self.status),
+            "reviews",
+            {
+                "claim": claim,
+                "reviewer": reviewer,
+                "rating_text": record.rating_text,
+                "rating_value": record.rating_value,
+                "best_rating": record.best_rating,
+                "worst_rating": record.worst_rating,
+                "verdict": verdict,
+                "summary": record.summary,
+                "url": record.url,
+                "published_on": record.published_on,
+            },
+        )
+
+
+def import_claimreviews(
+    *,
+    text: str,
+    status: str = models.Status.DRAFT,
+    skip_invalid: bool = False,
+    user=None,
+    progress: Iterable | None = None,
+) -> Report:
+    """Validate every record, then write them all in one transaction (or nothing)."""
+    report = Report()
+    records = []
+    for number, item in read_items(text):
+        record, problems = parse(number, item)
+        if problems:
+            report.rejected.extend(problems)
+        else:
+            records.append(record)
+    if report.rejected and not skip_invalid:
+        raise ImportRejected(report.rejected)
+    writer = Writer(status=status, user=user, report=report)
+    with transaction.atomic():
+        for record in progress(records) if progress else records:
+            writer.review(record)
+    return report
