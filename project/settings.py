@@ -220,6 +220,9 @@ CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = ["ETag", "Retry-After"]
 
+# The licence written into exported data packages.
+DATASET_LICENSE = os.getenv("DATASET_LICENSE", "CC-BY-4.0")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

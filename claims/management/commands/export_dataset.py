@@ -1,0 +1,54 @@
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.http import QueryDict
+from tqdm import tqdm
+
+from claims.datapackage import export_package
+from claims.filters import StatementFilterSet
+from claims.models import Statement
+
+
+class Command(BaseCommand):
+    help = (
+        "Write the archive (or the statements selected by --filter, with everything they refer to) "
+        "as a Frictionless Data Package: datapackage.json, one CSV per table, claimreview.jsonl."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory")
+        parser.add_argument(
+            "--filter",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="A statements filter of the API (speaker=…, topic=…, said_after=…, status=…); repeatable.",
+        )
+
+    def handle(self, *args, directory, filter, **options):
+        statements, filters = None, {}
+        if filter:
+            data = QueryDict(mutable=True)
+            for item in filter:
+                name, sep, value = item.partition("=")
+                if not sep:
+                    raise CommandError(f"--filter takes NAME=VALUE, not {item!r}")
+                data.appendlist(name, value)
+                filters.setdefault(name, []).append(value)
+            filterset = StatementFilterSet(data=data, queryset=Statement.objects.all())
+            unknown = set(data) - set(filterset.filters)
+            if unknown:
+                raise CommandError(f"Unknown filter: {', '.join(sorted(unknown))}")
+            if not filterset.is_valid():
+                raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))
+            statements = filterset.qs.order_by().values("pk")
+        quiet = not sys.stderr.isatty()
+        counts = export_package(
+            Path(directory),
+            statements=statements,
+            filters=filters,
+            progress=lambda rows, name: tqdm(rows, desc=name, unit="row", disable=quiet),
+        )
+        for table, n in counts.items():
+            self.stdout.write(f"{table}: {n}")
