@@ -54,13 +54,12 @@ class ClaimReviewRenderer(ExportRenderer):
     media_type, format = "application/ld+json", "claimreview"
 
 
-EXPORT_TYPES = {"csv": "text/csv", "jsonl": "application/jsonl", "claimreview": "application/ld+json"}
 FORMAT = OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Export format.")
 
 
-def streaming_export(chunks, *, name: str, export_format: str) -> StreamingHttpResponse:
-    extension = "jsonl" if export_format in ("jsonl", "claimreview") else export_format
-    response = StreamingHttpResponse(chunks, content_type=f"{EXPORT_TYPES[export_format]}; charset=utf-8")
+def streaming_export(chunks, *, name: str, renderer: ExportRenderer) -> StreamingHttpResponse:
+    extension = "csv" if renderer.format == "csv" else "jsonl"
+    response = StreamingHttpResponse(chunks, content_type=f"{renderer.media_type}; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{extension}"'
     return response
@@ -429,7 +428,7 @@ class StatementViewSet(CuratedViewSet):
             chunks = exports.stream_csv(records, exports.STATEMENT_COLUMNS)
         else:
             chunks = exports.stream_jsonl(records)
-        return streaming_export(chunks, name="statements", export_format=export_format)
+        return streaming_export(chunks, name="statements", renderer=request.accepted_renderer)
 
 
 @extend_schema_view(
@@ -479,7 +478,7 @@ class ClaimViewSet(CuratedViewSet):
                 chunks = exports.stream_csv(records, exports.CLAIM_COLUMNS)
             else:
                 chunks = exports.stream_jsonl(records)
-        return streaming_export(chunks, name="claims", export_format=export_format)
+        return streaming_export(chunks, name="claims", renderer=request.accepted_renderer)
 
     @extend_schema(
         summary="Has this been checked before? Existing claims ranked by similarity to a text",
