@@ -422,11 +422,13 @@ class StatementViewSet(CuratedViewSet):
     )
     def export(self, request):
         statements = self.filter_queryset(models.Statement.objects.visible_to(request.user)).order_by("id")
-        records = map(exports.statement_record, exports.iterate(exports.statements_for_export(statements)))
-        export_format = request.accepted_renderer.format
-        if export_format == "csv":
-            chunks = exports.stream_csv(records, exports.STATEMENT_COLUMNS)
+        if request.accepted_renderer.format == "csv":
+            # Straight from PostgreSQL's COPY: the fastest way out of the database.
+            chunks = exports.statements_csv(statements)
         else:
+            records = map(
+                exports.statement_record, exports.iterate(exports.statements_for_export(statements))
+            )
             chunks = exports.stream_jsonl(records)
         return streaming_export(chunks, name="statements", renderer=request.accepted_renderer)
 

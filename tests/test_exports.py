@@ -62,6 +62,7 @@ def reviewed(seed):
     )
 
 
+@pytest.mark.django_db(transaction=True)
 def test_statements_csv_for_the_seed(anon_api, seed):
     response = anon_api.get(f"{API}/statements/export/", {"format": "csv"})
     assert response["Content-Type"].startswith("text/csv")
@@ -98,7 +99,17 @@ def test_filtered_export_equals_the_filtered_list(anon_api, seed):
     assert exported == listed and listed
 
 
-def test_drafts_never_leak_into_anonymous_exports(anon_api, editor_api):
+@pytest.mark.django_db(transaction=True)
+def test_drafts_never_leak_into_anonymous_exports(anon_api):
+    from django.contrib.auth.models import Permission
+
+    from tests.conftest import token_client
+    from tests.factories import UserFactory
+
+    # A curator by permission (transactional tests flush the groups the migrations made).
+    curator = UserFactory(username="curator")
+    curator.user_permissions.add(Permission.objects.get(codename="view_statement"))
+    editor_api = token_client(curator)
     draft = StatementFactory(status=Status.DRAFT, text="Secret draft.")
     retracted = StatementFactory(status=Status.RETRACTED)
     ReviewFactory(claim=ClaimFactory(status=Status.PUBLISHED), status=Status.DRAFT)
@@ -222,3 +233,34 @@ def test_export_streams_and_reads_rows_a_chunk_at_a_time(anon_api, monkeypatch):
     per_chunk = (fifteen - five) / 2
     assert per_chunk == int(per_chunk) and 1 <= per_chunk <= 6
     assert fifteen < 15
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_csv_comes_from_copy_and_equals_the_jsonl_export(anon_api, seed):
+    with CaptureQueriesContext(connection) as ctx:
+        response = anon_api.get(f"{API}/statements/export/", {"format": "csv", "topic": "libya"})
+        rows = csv_rows(response)
+    # COPY runs on its own connection: the request's shows no row-by-row reading.
+    assert not [q for q in ctx.captured_queries if "claims_statement" in q["sql"]]
+    records = jsonl(anon_api.get(f"{API}/statements/export/", {"format": "jsonl", "topic": "libya"}))
+    assert [r["id"] for r in rows] == [r["id"] for r in records]
+    for row, record in zip(rows, records, strict=True):
+        for column in exports.STATEMENT_COLUMNS:
+            expected = record[column]
+            expected = exports.LIST_SEPARATOR.join(expected) if isinstance(expected, list) else expected
+            if column in ("created_at", "updated_at"):
+                continue  # the same instant; COPY always writes the microseconds
+            assert row[column] == expected, column
+
+
+@pytest.mark.django_db(transaction=True)
+def test_abandoned_csv_download_stops_the_copy(anon_api):
+    for _ in range(30):
+        StatementFactory(status=Status.PUBLISHED, text="x" * 5000)
+    response = anon_api.get(f"{API}/statements/export/", {"format": "csv"})
+    stream = iter(response.streaming_content)
+    next(stream)
+    response.close()  # the client went away
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name == "copy-to-stdout" and t.is_alive()]
