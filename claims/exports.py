@@ -19,6 +19,8 @@ from django.db.models import Prefetch, QuerySet
 from . import models
 
 CHUNK = 2000
+# Memory PostgreSQL may use for each sort and hash of a COPY export (its own connection).
+EXPORT_WORK_MEM = "256MB"
 LIST_SEPARATOR = "; "
 SCHEMA_ORG = "https://schema.org"
 
@@ -59,6 +61,28 @@ STATEMENT_COLUMNS = [
 # The statements CSV straight from PostgreSQL (COPY), columns as STATEMENT_COLUMNS.
 STATEMENTS_CSV_SQL = """
 COPY (
+    WITH selected(id) AS ({ids}),
+    speakers AS (
+        SELECT ss.statement_id,
+               string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id) AS slugs,
+               string_agg(ss.role, '; ' ORDER BY ss.position, ss.id) AS roles
+        FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id
+        WHERE ss.statement_id IN (SELECT id FROM selected) GROUP BY 1
+    ), topics AS (
+        SELECT st.statement_id, string_agg(t.slug, '; ' ORDER BY t.slug) AS slugs
+        FROM claims_statement_topics st JOIN claims_topic t ON t.id = st.topic_id
+        WHERE st.statement_id IN (SELECT id FROM selected) GROUP BY 1
+    ), appearances AS (
+        SELECT a.statement_id,
+               string_agg(so.url, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE so.url <> '') AS urls,
+               string_agg(a.quote, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE a.quote <> '') AS quotes
+        FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
+        WHERE a.statement_id IN (SELECT id FROM selected) GROUP BY 1
+    ), responses AS (
+        SELECT l.from_statement_id AS statement_id, string_agg(t.public_id::text, '; ' ORDER BY l.id) AS ids
+        FROM claims_statementlink l JOIN claims_statement t ON t.id = l.to_statement_id
+        WHERE l.type = 'responds_to' AND l.from_statement_id IN (SELECT id FROM selected) GROUP BY 1
+    )
     SELECT s.public_id AS id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language,
         CASE WHEN s.said_on IS NULL THEN ''
              WHEN s.said_on_precision = 'month' THEN to_char(s.said_on, 'YYYY-MM')
@@ -66,26 +90,17 @@ COPY (
              ELSE to_char(s.said_on, 'YYYY-MM-DD') END AS said_on,
         CASE WHEN s.said_on IS NULL THEN '' ELSE s.said_on_precision END AS said_on_precision,
         s.place, s.context,
-        coalesce((SELECT string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id)
-                  FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id
-                  WHERE ss.statement_id = s.id), '') AS speakers,
-        coalesce((SELECT string_agg(ss.role, '; ' ORDER BY ss.position, ss.id)
-                  FROM claims_statementspeaker ss WHERE ss.statement_id = s.id), '') AS speaker_roles,
-        coalesce((SELECT string_agg(t.slug, '; ' ORDER BY t.slug)
-                  FROM claims_statement_topics st JOIN claims_topic t ON t.id = st.topic_id
-                  WHERE st.statement_id = s.id), '') AS topics,
-        coalesce((SELECT string_agg(so.url, '; ' ORDER BY a.is_first DESC, a.id)
-                  FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
-                  WHERE a.statement_id = s.id AND so.url <> ''), '') AS source_urls,
-        coalesce((SELECT string_agg(a.quote, '; ' ORDER BY a.is_first DESC, a.id)
-                  FROM claims_appearance a WHERE a.statement_id = s.id AND a.quote <> ''), '') AS quotes,
-        coalesce((SELECT string_agg(t.public_id::text, '; ' ORDER BY l.id)
-                  FROM claims_statementlink l JOIN claims_statement t ON t.id = l.to_statement_id
-                  WHERE l.from_statement_id = s.id AND l.type = 'responds_to'), '') AS responds_to,
+        coalesce(sp.slugs, '') AS speakers, coalesce(sp.roles, '') AS speaker_roles,
+        coalesce(tp.slugs, '') AS topics, coalesce(ap.urls, '') AS source_urls,
+        coalesce(ap.quotes, '') AS quotes, coalesce(r.ids, '') AS responds_to,
         to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS created_at,
         to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS updated_at
     FROM claims_statement s
-    WHERE s.id IN ({ids})
+    JOIN selected ON selected.id = s.id
+    LEFT JOIN speakers sp ON sp.statement_id = s.id
+    LEFT JOIN topics tp ON tp.statement_id = s.id
+    LEFT JOIN appearances ap ON ap.statement_id = s.id
+    LEFT JOIN responses r ON r.statement_id = s.id
     ORDER BY s.id
 ) TO STDOUT WITH (FORMAT csv, HEADER, ENCODING 'UTF8')
 """
@@ -127,6 +142,8 @@ def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
         connection = connections["default"]  # this thread's own connection
         try:
             with connection.cursor() as cursor:
+                # One big sort-and-aggregate: in memory, not spilled to disk.
+                cursor.execute("SET work_mem = %s", [EXPORT_WORK_MEM])
                 cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), Sink())
         except _Cancelled:
             pass
