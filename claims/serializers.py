@@ -412,6 +412,27 @@ class LinkWriteSerializer(RowSerializer):
     note = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
 
 
+def sync_rows(existing, *, key, wanted: dict, create, compare=None) -> None:
+    """Make a record's child rows match ``wanted`` (key -> field values).
+
+    Rows no longer wanted are deleted, changed ones updated, new ones created;
+    unchanged rows are left alone and keep their public ids. Only the fields in
+    ``compare`` (default: all given) decide whether a row changed.
+    """
+    current = {key(row): row for row in existing}
+    for k, row in current.items():
+        if k not in wanted:
+            row.delete()
+    for k, values in wanted.items():
+        row = current.get(k)
+        if row is None:
+            create(k, values)
+        elif any(getattr(row, f) != values[f] for f in compare or values):
+            for f, v in values.items():
+                setattr(row, f, v)
+            row.save()
+
+
 def _unique_rows(rows, key, field, message):
     seen = set()
     for row in rows:
@@ -479,62 +500,44 @@ class StatementWriteSerializer(StatusWriteMixin, ModelValidationMixin, serialize
     def _save_relations(self, statement, speakers, appearances, links):
         user = statement.updated_by
         if speakers is not None:
-            wanted = {(r["speaker"].pk, r["role"]): position for position, r in enumerate(speakers)}
-            for row in statement.speaker_roles.all():
-                if (row.speaker_id, row.role) not in wanted:
-                    row.delete()
-            existing = {(r.speaker_id, r.role): r for r in statement.speaker_roles.all()}
-            for (speaker_id, role), position in wanted.items():
-                row = existing.get((speaker_id, role))
-                if row is None:
-                    models.StatementSpeaker.objects.create(
-                        statement=statement, speaker_id=speaker_id, role=role, position=position
-                    )
-                elif row.position != position:
-                    row.position = position
-                    row.save()
+            sync_rows(
+                statement.speaker_roles.all(),
+                key=lambda row: (row.speaker_id, row.role),
+                wanted={(r["speaker"].pk, r["role"]): {"position": n} for n, r in enumerate(speakers)},
+                create=lambda k, values: models.StatementSpeaker.objects.create(
+                    statement=statement, speaker_id=k[0], role=k[1], **values
+                ),
+            )
         if appearances is not None:
-            wanted = {r["source"].pk: r for r in appearances}
+            wanted = {
+                r["source"].pk: {"quote": r["quote"], "is_first": r["is_first"], "updated_by": user}
+                for r in appearances
+            }
             # Unset "first" before setting it elsewhere: one first per statement.
-            for row in statement.appearances.all():
-                if row.source_id not in wanted:
-                    row.delete()
-                elif row.is_first and not wanted[row.source_id]["is_first"]:
-                    row.is_first = False
-                    row.updated_by = user
+            for row in statement.appearances.filter(is_first=True):
+                if not wanted.get(row.source_id, {}).get("is_first"):
+                    row.is_first, row.updated_by = False, user
                     row.save()
-            existing = {a.source_id: a for a in statement.appearances.all()}
-            for source_id, r in wanted.items():
-                row = existing.get(source_id)
-                if row is None:
-                    models.Appearance.objects.create(
-                        statement=statement,
-                        source_id=source_id,
-                        quote=r["quote"],
-                        is_first=r["is_first"],
-                        created_by=user,
-                        updated_by=user,
-                    )
-                elif (row.quote, row.is_first) != (r["quote"], r["is_first"]):
-                    row.quote, row.is_first, row.updated_by = r["quote"], r["is_first"], user
-                    row.save()
+            sync_rows(
+                statement.appearances.all(),
+                key=lambda row: row.source_id,
+                wanted=wanted,
+                create=lambda source_id, values: models.Appearance.objects.create(
+                    statement=statement, source_id=source_id, created_by=user, **values
+                ),
+                compare=("quote", "is_first"),
+            )
         if links is not None:
             if any(r["statement"].pk == statement.pk for r in links):
                 raise serializers.ValidationError({"links": "A statement cannot be linked to itself."})
-            wanted = {(r["statement"].pk, r["type"]): r["note"] for r in links}
-            for row in statement.outgoing_links.all():
-                if (row.to_statement_id, row.type) not in wanted:
-                    row.delete()
-            existing = {(r.to_statement_id, r.type): r for r in statement.outgoing_links.all()}
-            for (to_id, link_type), note in wanted.items():
-                row = existing.get((to_id, link_type))
-                if row is None:
-                    models.StatementLink.objects.create(
-                        from_statement=statement, to_statement_id=to_id, type=link_type, note=note
-                    )
-                elif row.note != note:
-                    row.note = note
-                    row.save()
+            sync_rows(
+                statement.outgoing_links.all(),
+                key=lambda row: (row.to_statement_id, row.type),
+                wanted={(r["statement"].pk, r["type"]): {"note": r["note"]} for r in links},
+                create=lambda k, values: models.StatementLink.objects.create(
+                    from_statement=statement, to_statement_id=k[0], type=k[1], **values
+                ),
+            )
 
     def _pop_relations(self, validated_data):
         return (
