@@ -65,6 +65,16 @@ def streaming_export(chunks, *, name: str, renderer: ExportRenderer) -> Streamin
     return response
 
 
+def with_write_serializer(summary, write, read):
+    """Document a ViewSet that takes ``write`` and answers with ``read``."""
+    return extend_schema_view(
+        list=extend_schema(summary=summary),
+        create=extend_schema(request=write, responses={201: read}),
+        update=extend_schema(request=write, responses=read),
+        partial_update=extend_schema(request=write, responses=read),
+    )
+
+
 HISTORY_ORDERING = ordering(SortKey("history_date", descending=True), tiebreaker="history_id")
 
 
@@ -386,17 +396,10 @@ def statement_relations(user):
     ]
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List, filter and search statements"),
-    create=extend_schema(
-        request=serializers.StatementWriteSerializer, responses={201: serializers.StatementSerializer}
-    ),
-    update=extend_schema(
-        request=serializers.StatementWriteSerializer, responses=serializers.StatementSerializer
-    ),
-    partial_update=extend_schema(
-        request=serializers.StatementWriteSerializer, responses=serializers.StatementSerializer
-    ),
+@with_write_serializer(
+    "List, filter and search statements",
+    serializers.StatementWriteSerializer,
+    serializers.StatementSerializer,
 )
 class StatementViewSet(CuratedViewSet):
     serializer_class = serializers.StatementSerializer
@@ -433,15 +436,8 @@ class StatementViewSet(CuratedViewSet):
         return streaming_export(chunks, name="statements", renderer=request.accepted_renderer)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List, filter and search claims"),
-    create=extend_schema(
-        request=serializers.ClaimWriteSerializer, responses={201: serializers.ClaimSerializer}
-    ),
-    update=extend_schema(request=serializers.ClaimWriteSerializer, responses=serializers.ClaimSerializer),
-    partial_update=extend_schema(
-        request=serializers.ClaimWriteSerializer, responses=serializers.ClaimSerializer
-    ),
+@with_write_serializer(
+    "List, filter and search claims", serializers.ClaimWriteSerializer, serializers.ClaimSerializer
 )
 class ClaimViewSet(CuratedViewSet):
     serializer_class = serializers.ClaimSerializer
@@ -513,15 +509,8 @@ class ClaimViewSet(CuratedViewSet):
         )
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List and filter reviews"),
-    create=extend_schema(
-        request=serializers.ReviewWriteSerializer, responses={201: serializers.ReviewSerializer}
-    ),
-    update=extend_schema(request=serializers.ReviewWriteSerializer, responses=serializers.ReviewSerializer),
-    partial_update=extend_schema(
-        request=serializers.ReviewWriteSerializer, responses=serializers.ReviewSerializer
-    ),
+@with_write_serializer(
+    "List and filter reviews", serializers.ReviewWriteSerializer, serializers.ReviewSerializer
 )
 class ReviewViewSet(CuratedViewSet):
     serializer_class = serializers.ReviewSerializer
