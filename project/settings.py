@@ -34,6 +34,22 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
+# Production hardening (DJANGO_DEBUG=false): HTTPS only, secure cookies, HSTS.
+# Behind a TLS-terminating proxy set DJANGO_SECURE_PROXY_SSL_HEADER=true so
+# Django trusts X-Forwarded-Proto, and DJANGO_SSL_REDIRECT=false if the proxy
+# already redirects.
+if not DEBUG:
+    SECURE_SSL_REDIRECT = envbool("DJANGO_SSL_REDIRECT", "true")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.getenv("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", "true")
+    SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", "true")
+    if envbool("DJANGO_SECURE_PROXY_SSL_HEADER", "false"):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a long random string (50+ characters)")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

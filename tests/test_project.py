@@ -31,3 +31,29 @@ def test_groups_exist_with_publish_rights_only_for_publishers(db):
     assert {"publish_statement", "publish_claim", "publish_review"} <= publishers
     assert "delete_source" not in editors
     assert editors < publishers
+
+
+def _manage(*args, **env):
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], capture_output=True, text=True, env=environment, timeout=120
+    )
+
+
+def test_production_settings_pass_the_deployment_checks():
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DJANGO_DEBUG="false", DJANGO_SECRET_KEY="x7Gq2-" * 10, DJANGO_ALLOWED_HOSTS="claims.example.org",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_a_real_secret_key():
+    result = _manage("check", DJANGO_DEBUG="false", DJANGO_SECRET_KEY="")
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
+    result = _manage("check", DJANGO_DEBUG="false", DJANGO_SECRET_KEY="short")
+    assert result.returncode != 0 and "long random string" in result.stderr
