@@ -207,6 +207,11 @@ def statement_record(statement: models.Statement) -> dict:
         "responds_to": [str(link.to_statement.public_id) for link in statement.outgoing_links.all()],
         "created_at": statement.created_at.isoformat(),
         "updated_at": statement.updated_at.isoformat(),
+        # JSON Lines only: each appearance whole, so that the file imports back (import_statements).
+        "appearances": [
+            {"source": str(a.source.public_id), "url": a.source.url, "quote": a.quote, "is_first": a.is_first}
+            for a in appearances
+        ],
     }
 
 

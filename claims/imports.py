@@ -11,6 +11,7 @@ file twice changes nothing.
 import datetime
 import json
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -477,4 +478,186 @@ def import_claimreviews(
     with transaction.atomic():
         for record in progress(records) if progress else records:
             writer.review(record)
+    return report
+
+
+# ---------------------------------------------------------------- statements CSV / JSON Lines
+
+
+def read_statement_rows(text: str) -> list[tuple[int, dict]]:
+    """(line number, record) from the statements JSON Lines or CSV that the API exports."""
+    import csv
+    import io
+
+    lines = text.splitlines()
+    if lines and lines[0].lstrip().startswith("{"):
+        rows, problems = [], []
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                problems.append(f"line {n}: not JSON ({error.msg}, column {error.colno})")
+                continue
+            if not isinstance(record, dict):
+                problems.append(f"line {n}: expected a JSON object")
+                continue
+            rows.append((n, record))
+        if problems:
+            raise ImportRejected(problems)
+        return rows
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "text" not in reader.fieldnames:
+        raise ImportRejected(
+            ["Expected the statements JSON Lines or CSV export (a header with a text column)."]
+        )
+    rows = []
+    for n, row in enumerate(reader, 2):
+        record = dict(row)
+        for column in ("speakers", "speaker_roles", "topics", "source_urls", "responds_to"):
+            record[column] = [v for v in (record.get(column) or "").split("; ") if v]
+        # CSV quotes cannot be paired with their sources: a new statement gets its appearances
+        # from the URLs; an existing one keeps its appearances as they are.
+        record["appearances"] = None
+        rows.append((n, record))
+    return rows
+
+
+def _statement_data(record: dict, problems: list[str], where: str, *, new: bool) -> dict:
+    said_on, precision = _date(record.get("said_on") or None, problems, where, "said_on")
+    speakers = record.get("speakers") or []
+    roles = record.get("speaker_roles") or []
+    if roles and len(roles) != len(speakers):
+        problems.append(f"{where}: speaker_roles has {len(roles)} entries for {len(speakers)} speakers")
+    data = {
+        key: record.get(key) or ""
+        for key in (
+            "status",
+            "text",
+            "text_type",
+            "original_text",
+            "original_language",
+            "language",
+            "place",
+            "context",
+        )
+    }
+    data = {
+        k: v
+        for k, v in data.items()
+        if v != "" or k in ("original_text", "original_language", "place", "context")
+    }
+    data["said_on"] = said_on
+    data["said_on_precision"] = record.get("said_on_precision") or precision
+    data["speakers"] = [
+        {"speaker": slug, **({"role": roles[i]} if i < len(roles) else {})} for i, slug in enumerate(speakers)
+    ]
+    data["topics"] = list(record.get("topics") or [])
+    given = record.get("appearances")
+    if given is None and not new:
+        return data  # appearances left alone
+    if given is None:
+        given = [{"url": url} for url in record.get("source_urls") or []]
+    appearances = []
+    for appearance in given:
+        source = appearance.get("source")
+        url = appearance.get("url") or ""
+        if not source and url:
+            found = models.Source.objects.filter(url=url).values_list("public_id", flat=True).first()
+            source = str(found) if found else None
+            if source is None:
+                problems.append(f"{where}: no source with URL {url!r} (import or log the source first)")
+                continue
+        appearances.append(
+            {
+                "source": source,
+                "quote": appearance.get("quote") or "",
+                "is_first": bool(appearance.get("is_first")),
+            }
+        )
+    data["appearances"] = appearances
+    return data
+
+
+def _differs(statement: models.Statement, data: dict) -> bool:
+    """Whether importing ``data`` would change the statement or its speakers, topics or appearances."""
+    relations = ("speakers", "topics", "appearances", "links")
+    if any(getattr(statement, k) != v for k, v in data.items() if k not in relations):
+        return True
+    speakers = [(r["speaker"].pk, r["role"]) for r in data.get("speakers", [])]
+    if speakers != [(r.speaker_id, r.role) for r in statement.speaker_roles.order_by("position", "id")]:
+        return True
+    if {t.pk for t in data.get("topics", [])} != set(statement.topics.values_list("pk", flat=True)):
+        return True
+    if "appearances" not in data:
+        return False
+    appearances = {(a["source"].pk, a["quote"], a["is_first"]) for a in data["appearances"]}
+    return appearances != set(statement.appearances.values_list("source_id", "quote", "is_first"))
+
+
+def import_statements(*, text: str, progress=None) -> Report:
+    """The statements export read back: validated first, matched by public id, all or nothing.
+
+    Speakers, topics and sources must already exist (a Data Package carries
+    them all); links (``responds_to``) may point to statements later in the file.
+    """
+    from .serializers import StatementWriteSerializer
+
+    report = Report()
+    problems: list[str] = []
+    prepared = []
+    ids_in_file = set()
+    for line, record in read_statement_rows(text):
+        where = f"line {line}"
+        public_id = record.get("id") or None
+        if public_id:
+            try:
+                public_id = str(uuid.UUID(str(public_id)))
+            except ValueError:
+                problems.append(f"{where}: id {public_id!r} is not a UUID")
+                continue
+            ids_in_file.add(public_id)
+        existing = models.Statement.objects.filter(public_id=public_id).first() if public_id else None
+        data = _statement_data(record, problems, where, new=existing is None)
+        serializer = StatementWriteSerializer(instance=existing, data=data, context={"operator": True})
+        if not serializer.is_valid():
+            for field_name, messages in serializer.errors.items():
+                problems.append(f"{where}: {field_name}: {messages}")
+            continue
+        prepared.append((line, public_id, existing, serializer, list(record.get("responds_to") or [])))
+    for line, _, _, _, targets in prepared:
+        for target in targets:
+            if target not in ids_in_file and not models.Statement.objects.filter(public_id=target).exists():
+                problems.append(
+                    f"line {line}: responds_to {target} is neither in the file nor in the archive"
+                )
+    if problems:
+        raise ImportRejected(problems)
+    with transaction.atomic():
+        saved = {}
+        for line, public_id, existing, serializer, _ in progress(prepared) if progress else prepared:
+            if existing is None:
+                saved[line] = serializer.save(**({"public_id": public_id} if public_id else {}))
+                report.created["statements"] += 1
+            elif _differs(existing, serializer.validated_data):
+                saved[line] = serializer.save()
+                report.updated["statements"] += 1
+            else:  # not saved: its updated_at and history stay as they are
+                saved[line] = existing
+                report.unchanged["statements"] += 1
+        for line, _, _, _, targets in prepared:
+            statement = saved[line]
+            links = [{"type": models.LinkType.RESPONDS_TO, "statement": t, "note": ""} for t in targets]
+            kept = [
+                {"type": link.type, "statement": str(link.to_statement.public_id), "note": link.note}
+                for link in statement.outgoing_links.exclude(type=models.LinkType.RESPONDS_TO).select_related(
+                    "to_statement"
+                )
+            ]
+            writer = StatementWriteSerializer(
+                statement, data={"links": kept + links}, partial=True, context={"operator": True}
+            )
+            writer.is_valid(raise_exception=True)
+            writer._save_relations(statement, None, None, writer.validated_data["links"])
     return report

@@ -99,6 +99,8 @@ class StatusWriteMixin:
     """Only publishers (and superusers) may publish, retract, or set a status at all."""
 
     def validate_status(self, value):
+        if self.context.get("operator"):  # a management command run by whoever runs the server
+            return value
         request = self.context["request"]
         current = self.instance.status if self.instance else models.Status.DRAFT
         if value != current and not can_publish(request.user, self.Meta.model):

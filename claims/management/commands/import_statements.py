@@ -1,0 +1,34 @@
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from claims.imports import ImportRejected, import_statements
+
+
+class Command(BaseCommand):
+    help = (
+        "Import the statements JSON Lines or CSV that the API exports (statements/export/). Speakers, "
+        "topics and sources must exist already; for a whole archive use import_dataset."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Path to the file, or - for standard input.")
+
+    def handle(self, *args, file, **options):
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise CommandError(f"Cannot read {file}: {error}") from None
+        quiet = not sys.stderr.isatty()
+        try:
+            report = import_statements(
+                text=text, progress=lambda rows: tqdm(rows, desc="Importing", unit="statement", disable=quiet)
+            )
+        except ImportRejected as rejected:
+            raise CommandError("Nothing was imported:\n" + "\n".join(rejected.problems[:200])) from None
+        self.stdout.write(
+            f"statements: {report.created['statements']} created, {report.updated['statements']} updated, "
+            f"{report.unchanged['statements']} unchanged"
+        )
