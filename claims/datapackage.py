@@ -9,16 +9,17 @@ importing into an empty database and exporting again gives identical files
 import csv
 import datetime
 import json
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from . import exports, models
+from .imports import ImportRejected, Report
 from .services import record_missing_history
 
 SCHEMA_VERSION = "1"
@@ -354,19 +355,6 @@ def export_package(directory: Path, *, statements=None, filters: dict | None = N
 # ---------------------------------------------------------------- import
 
 
-class PackageRejected(Exception):
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass
-class ImportReport:
-    created: Counter = field(default_factory=Counter)
-    updated: Counter = field(default_factory=Counter)
-    unchanged: Counter = field(default_factory=Counter)
-
-
 def _parse(value: str, column: Column):
     if value == "":
         return [] if column.type == "array" else None
@@ -431,32 +419,32 @@ def _read(directory: Path, table: Table, problems: list[str]) -> list[dict]:
     return rows
 
 
-def import_package(directory: Path, *, progress=None) -> ImportReport:
+def import_package(directory: Path, *, progress=None) -> Report:
     """Read a package back: validate every file first, then write it all in one transaction."""
     problems: list[str] = []
     if not (directory / "datapackage.json").exists():
-        raise PackageRejected([f"{directory}: no datapackage.json"])
+        raise ImportRejected([f"{directory}: no datapackage.json"])
     try:
         package = json.loads((directory / "datapackage.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
-        raise PackageRejected([f"datapackage.json: not valid JSON ({error})"]) from None
+        raise ImportRejected([f"datapackage.json: not valid JSON ({error})"]) from None
     if str(package.get("claims:schema_version")) != SCHEMA_VERSION:
-        raise PackageRejected(
+        raise ImportRejected(
             [
                 f"datapackage.json: schema version {package.get('claims:schema_version')!r}, expected {SCHEMA_VERSION}"
             ]
         )
     data = {table.name: _read(directory, table, problems) for table in TABLES}
     if problems:
-        raise PackageRejected(problems)
-    report = ImportReport()
+        raise ImportRejected(problems)
+    report = Report()
     with transaction.atomic():
         ids: dict[str, dict[str, int]] = {}
         for table in TABLES:
             rows = data[table.name]
             _write(table, progress(rows, table.name) if progress else rows, ids, report, problems)
             if problems:
-                raise PackageRejected(problems)
+                raise ImportRejected(problems)
         record_missing_history(reason="Imported from a data package")
     return report
 
@@ -489,7 +477,7 @@ def _resolve(table: Table, row: dict, ids, problems) -> dict:
     return values
 
 
-def _write(table: Table, rows, ids, report: ImportReport, problems) -> None:
+def _write(table: Table, rows, ids, report: Report, problems) -> None:
     model = table.model
     ids[table.name] = known = {}
     rows = list(rows)
@@ -513,7 +501,7 @@ def _write(table: Table, rows, ids, report: ImportReport, problems) -> None:
                 model._default_manager.bulk_update([obj], [column.name])
 
 
-def _write_rows(table: Table, rows, known, ids, report: ImportReport, problems) -> None:
+def _write_rows(table: Table, rows, known, ids, report: Report, problems) -> None:
     model = table.model
     for row in rows:
         values = _resolve(table, row, ids, problems)
@@ -564,8 +552,6 @@ def _write_rows(table: Table, rows, known, ids, report: ImportReport, problems) 
 
 
 def _check(obj, table: Table, row: dict, problems) -> None:
-    from django.core.exceptions import ValidationError
-
     try:
         obj.full_clean(exclude=["topics", "evidence"], validate_unique=True)
     except ValidationError as error:

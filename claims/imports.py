@@ -8,7 +8,9 @@ or alias, claims by their exact text, sources by URL — so importing the same
 file twice changes nothing.
 """
 
+import csv
 import datetime
+import io
 import json
 import re
 import uuid
@@ -22,6 +24,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 
 from . import models
+from .serializers import StatementWriteSerializer
 
 WIKIDATA = re.compile(r"^https?://(?:www\.)?wikidata\.org/(?:wiki|entity)/(Q[1-9][0-9]*)$")
 PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
@@ -77,6 +80,14 @@ class Report:
     unchanged: Counter = field(default_factory=Counter)
     rejected: list[str] = field(default_factory=list)
     unmapped_ratings: Counter = field(default_factory=Counter)
+
+    def summary(self) -> list[str]:
+        """One line per kind of record: how many were created, updated, left unchanged."""
+        kinds = sorted(set(self.created) | set(self.updated) | set(self.unchanged))
+        return [
+            f"{kind}: {self.created[kind]} created, {self.updated[kind]} updated, {self.unchanged[kind]} unchanged"
+            for kind in kinds
+        ]
 
 
 # ---------------------------------------------------------------- reading
@@ -486,9 +497,6 @@ def import_claimreviews(
 
 def read_statement_rows(text: str) -> list[tuple[int, dict]]:
     """(line number, record) from the statements JSON Lines or CSV that the API exports."""
-    import csv
-    import io
-
     lines = text.splitlines()
     if lines and lines[0].lstrip().startswith("{"):
         rows, problems = [], []
@@ -602,8 +610,6 @@ def import_statements(*, text: str, progress=None) -> Report:
     Speakers, topics and sources must already exist (a Data Package carries
     them all); links (``responds_to``) may point to statements later in the file.
     """
-    from .serializers import StatementWriteSerializer
-
     report = Report()
     problems: list[str] = []
     prepared = []

@@ -349,6 +349,25 @@ class IncomingLinkSerializer(serializers.ModelSerializer):
         fields = ["type", "statement", "note"]
 
 
+# The fields a statement is written with; reads show the related records in full.
+STATEMENT_FIELDS = [
+    "status",
+    "text",
+    "text_type",
+    "original_text",
+    "original_language",
+    "language",
+    "said_on",
+    "said_on_precision",
+    "place",
+    "context",
+    "speakers",
+    "topics",
+    "appearances",
+    "links",
+]
+
+
 class StatementSerializer(AuditMixin, serializers.ModelSerializer):
     speakers = StatementSpeakerSerializer(source="speaker_roles", many=True, read_only=True)
     topics = TopicBriefSerializer(many=True, read_only=True)
@@ -360,27 +379,8 @@ class StatementSerializer(AuditMixin, serializers.ModelSerializer):
 
     class Meta:
         model = models.Statement
-        fields = [
-            *AUDIT,
-            "status",
-            "text",
-            "text_type",
-            "original_text",
-            "original_language",
-            "language",
-            "said_on",
-            "said_on_precision",
-            "said_until",
-            "said_on_display",
-            "place",
-            "context",
-            "speakers",
-            "topics",
-            "appearances",
-            "links",
-            "linked_from",
-            "claims",
-        ]
+        # What is written, plus what is derived or comes from elsewhere.
+        fields = [*AUDIT, *STATEMENT_FIELDS, "said_until", "said_on_display", "linked_from", "claims"]
 
 
 class RowSerializer(serializers.Serializer):
@@ -461,22 +461,7 @@ class StatementWriteSerializer(StatusWriteMixin, ModelValidationMixin, serialize
 
     class Meta:
         model = models.Statement
-        fields = [
-            "status",
-            "text",
-            "text_type",
-            "original_text",
-            "original_language",
-            "language",
-            "said_on",
-            "said_on_precision",
-            "place",
-            "context",
-            "topics",
-            "speakers",
-            "appearances",
-            "links",
-        ]
+        fields = STATEMENT_FIELDS
 
     def validate_speakers(self, rows):
         _unique_rows(

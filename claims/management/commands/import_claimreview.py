@@ -46,11 +46,8 @@ class Command(BaseCommand):
             ) from None
         for problem in report.rejected:
             self.stderr.write(f"skipped {problem}")
-        kinds = sorted(set(report.created) | set(report.updated) | set(report.unchanged))
-        for kind in kinds:
-            self.stdout.write(
-                f"{kind}: {report.created[kind]} created, {report.updated[kind]} updated, {report.unchanged[kind]} unchanged"
-            )
+        for line in report.summary():
+            self.stdout.write(line)
         self.stdout.write(f"rejected: {len(report.rejected)}")
         for (reviewer, rating), count in sorted(report.unmapped_ratings.items()):
             self.stdout.write(

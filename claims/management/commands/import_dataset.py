@@ -4,7 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from claims.datapackage import PackageRejected, import_package
+from claims.datapackage import import_package
+from claims.imports import ImportRejected
 
 
 class Command(BaseCommand):
@@ -22,10 +23,7 @@ class Command(BaseCommand):
             report = import_package(
                 Path(directory), progress=lambda rows, name: tqdm(rows, desc=name, unit="row", disable=quiet)
             )
-        except PackageRejected as rejected:
+        except ImportRejected as rejected:
             raise CommandError("Nothing was imported:\n" + "\n".join(rejected.problems[:200])) from None
-        for table in sorted(set(report.created) | set(report.updated) | set(report.unchanged)):
-            self.stdout.write(
-                f"{table}: {report.created[table]} created, {report.updated[table]} updated, "
-                f"{report.unchanged[table]} unchanged"
-            )
+        for line in report.summary():
+            self.stdout.write(line)

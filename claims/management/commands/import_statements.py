@@ -28,7 +28,5 @@ class Command(BaseCommand):
             )
         except ImportRejected as rejected:
             raise CommandError("Nothing was imported:\n" + "\n".join(rejected.problems[:200])) from None
-        self.stdout.write(
-            f"statements: {report.created['statements']} created, {report.updated['statements']} updated, "
-            f"{report.unchanged['statements']} unchanged"
-        )
+        for line in report.summary() or ["statements: 0 created, 0 updated, 0 unchanged"]:
+            self.stdout.write(line)
