@@ -178,6 +178,9 @@ class Command(BaseCommand):
             self.load(o)
             self.step("building search documents")
             build_search_documents(cursor)
+            # Triggers back on now: SET LOCAL would otherwise last until an enclosing
+            # transaction ends (when this runs inside one, as under the tests).
+            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
         with connection.cursor() as cursor:
             for table in (
                 "speaker",
@@ -536,11 +539,11 @@ def build_search_documents(cursor):
     cursor.execute(
         """
         WITH names AS (
-            SELECT ss.statement_id, string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ') AS names
+            SELECT ss.statement_id, string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names
             FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id GROUP BY 1
         ), sources AS (
-            SELECT a.statement_id, string_agg(a.quote, ' ') AS quotes,
-                   string_agg(coalesce(so.title, '') || ' ' || coalesce(o.name, ''), ' ') AS titles
+            SELECT a.statement_id, string_agg(a.quote, ' ' ORDER BY a.is_first DESC, a.id) AS quotes,
+                   string_agg(coalesce(so.title, '') || ' ' || coalesce(o.name, ''), ' ' ORDER BY a.is_first DESC, a.id) AS titles
             FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
             LEFT JOIN claims_outlet o ON o.id = so.outlet_id GROUP BY 1
         )
