@@ -58,58 +58,71 @@ STATEMENT_COLUMNS = [
 ]
 
 
-# The statements CSV straight from PostgreSQL (COPY), columns as STATEMENT_COLUMNS.
-STATEMENTS_CSV_SQL = """
+# Columns both statement exports compute in PostgreSQL. The related lists come
+# from the statement's export_* columns, which database triggers keep current
+# (migration 0010): an export is one scan of one table.
+_SAID_ON = """CASE WHEN s.said_on IS NULL THEN ''
+         WHEN s.said_on_precision = 'month' THEN to_char(s.said_on, 'YYYY-MM')
+         WHEN s.said_on_precision = 'year' THEN to_char(s.said_on, 'YYYY')
+         ELSE to_char(s.said_on, 'YYYY-MM-DD') END"""
+_PRECISION = "CASE WHEN s.said_on IS NULL THEN '' ELSE s.said_on_precision END"
+_TIMESTAMP = """to_char(s.{} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+
+STATEMENTS_CSV_SQL = f"""
 COPY (
-    WITH selected(id) AS ({ids}),
-    speakers AS (
-        SELECT ss.statement_id,
-               string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id) AS slugs,
-               string_agg(ss.role, '; ' ORDER BY ss.position, ss.id) AS roles
-        FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id
-        WHERE ss.statement_id IN (SELECT id FROM selected) GROUP BY 1
-    ), topics AS (
-        SELECT st.statement_id, string_agg(t.slug, '; ' ORDER BY t.slug) AS slugs
-        FROM claims_statement_topics st JOIN claims_topic t ON t.id = st.topic_id
-        WHERE st.statement_id IN (SELECT id FROM selected) GROUP BY 1
-    ), appearances AS (
-        SELECT a.statement_id,
-               string_agg(so.url, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE so.url <> '') AS urls,
-               string_agg(a.quote, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE a.quote <> '') AS quotes
-        FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
-        WHERE a.statement_id IN (SELECT id FROM selected) GROUP BY 1
-    ), responses AS (
-        SELECT l.from_statement_id AS statement_id, string_agg(t.public_id::text, '; ' ORDER BY l.id) AS ids
-        FROM claims_statementlink l JOIN claims_statement t ON t.id = l.to_statement_id
-        WHERE l.type = 'responds_to' AND l.from_statement_id IN (SELECT id FROM selected) GROUP BY 1
-    )
     SELECT s.public_id AS id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language,
-        CASE WHEN s.said_on IS NULL THEN ''
-             WHEN s.said_on_precision = 'month' THEN to_char(s.said_on, 'YYYY-MM')
-             WHEN s.said_on_precision = 'year' THEN to_char(s.said_on, 'YYYY')
-             ELSE to_char(s.said_on, 'YYYY-MM-DD') END AS said_on,
-        CASE WHEN s.said_on IS NULL THEN '' ELSE s.said_on_precision END AS said_on_precision,
-        s.place, s.context,
-        coalesce(sp.slugs, '') AS speakers, coalesce(sp.roles, '') AS speaker_roles,
-        coalesce(tp.slugs, '') AS topics, coalesce(ap.urls, '') AS source_urls,
-        coalesce(ap.quotes, '') AS quotes, coalesce(r.ids, '') AS responds_to,
-        to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS created_at,
-        to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS updated_at
-    FROM claims_statement s
-    JOIN selected ON selected.id = s.id
-    LEFT JOIN speakers sp ON sp.statement_id = s.id
-    LEFT JOIN topics tp ON tp.statement_id = s.id
-    LEFT JOIN appearances ap ON ap.statement_id = s.id
-    LEFT JOIN responses r ON r.statement_id = s.id
-    ORDER BY s.id
+        {_SAID_ON} AS said_on, {_PRECISION} AS said_on_precision, s.place, s.context,
+        s.export_speakers AS speakers, s.export_speaker_roles AS speaker_roles, s.export_topics AS topics,
+        s.export_source_urls AS source_urls, s.export_quotes AS quotes, s.export_responds_to AS responds_to,
+        {_TIMESTAMP.format("created_at")} AS created_at, {_TIMESTAMP.format("updated_at")} AS updated_at
+    FROM claims_statement s WHERE s.id IN ({{ids}}) ORDER BY s.id
 ) TO STDOUT WITH (FORMAT csv, HEADER, ENCODING 'UTF8')
 """
 
 
+def _list(column: str) -> str:
+    """A "; "-joined export column (slugs, roles, UUIDs: none contains "; ") as a JSON array."""
+    return f"CASE WHEN s.{column} = '' THEN '[]'::json ELSE to_json(string_to_array(s.{column}, '; ')) END"
+
+
+# One JSON object per line. COPY's CSV format with a quote and a delimiter
+# that JSON text never contains raw (it escapes control characters) writes
+# each object exactly as PostgreSQL produced it.
+STATEMENTS_JSONL_SQL = f"""
+COPY (
+    SELECT row_to_json(r) FROM (
+        SELECT s.public_id AS id, s.status, s.text, s.text_type, s.original_text, s.original_language,
+            s.language, {_SAID_ON} AS said_on, {_PRECISION} AS said_on_precision, s.place, s.context,
+            {_list("export_speakers")} AS speakers, {_list("export_speaker_roles")} AS speaker_roles,
+            {_list("export_topics")} AS topics,
+            jsonb_path_query_array(s.export_appearances, '$[*] ? (@.url != "").url') AS source_urls,
+            jsonb_path_query_array(s.export_appearances, '$[*] ? (@.quote != "").quote') AS quotes,
+            {_list("export_responds_to")} AS responds_to,
+            {_TIMESTAMP.format("created_at")} AS created_at, {_TIMESTAMP.format("updated_at")} AS updated_at,
+            s.export_appearances AS appearances
+        FROM claims_statement s WHERE s.id IN ({{ids}}) ORDER BY s.id
+    ) r
+) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02', ENCODING 'UTF8')
+"""
+
+
+def _copy_statements(template: str, statements: QuerySet) -> Iterator[bytes]:
+    ids_sql, params = statements.order_by().values("pk").query.sql_with_params()
+    return copy_to_stdout(template.format(ids=ids_sql), params)
+
+
 def statements_csv(statements: QuerySet) -> Iterator[bytes]:
     """The filtered statements as CSV, produced by PostgreSQL's COPY and streamed as it comes."""
-    ids_sql, params = statements.order_by().values("pk").query.sql_with_params()
-    return copy_to_stdout(STATEMENTS_CSV_SQL.format(ids=ids_sql), params)
+    return _copy_statements(STATEMENTS_CSV_SQL, statements)
+
+
+def statements_jsonl(statements: QuerySet) -> Iterator[bytes]:
+    """The filtered statements as JSON Lines, built by PostgreSQL and streamed as it comes.
+
+    Each record carries the statement's appearances whole, so the file imports
+    back (``import_statements``).
+    """
+    return _copy_statements(STATEMENTS_JSONL_SQL, statements)
 
 
 class _Cancelled(Exception):
@@ -165,54 +178,6 @@ def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
         while worker.is_alive():  # unblock the writer, then let it finish
             with contextlib.suppress(queue.Empty):
                 chunks.get(timeout=0.1)
-
-
-def statements_for_export(queryset: QuerySet) -> QuerySet:
-    return queryset.prefetch_related(
-        Prefetch("speaker_roles", models.StatementSpeaker.objects.select_related("speaker")),
-        "topics",
-        Prefetch(
-            "appearances", models.Appearance.objects.select_related("source").order_by("-is_first", "id")
-        ),
-        Prefetch(
-            "outgoing_links",
-            models.StatementLink.objects.filter(type=models.LinkType.RESPONDS_TO).select_related(
-                "to_statement"
-            ),
-        ),
-    )
-
-
-def statement_record(statement: models.Statement) -> dict:
-    """One statement as a flat record; list values are lists (joined with "; " in CSV)."""
-    roles = list(statement.speaker_roles.all())
-    appearances = list(statement.appearances.all())
-    return {
-        "id": str(statement.public_id),
-        "status": statement.status,
-        "text": statement.text,
-        "text_type": statement.text_type,
-        "original_text": statement.original_text,
-        "original_language": statement.original_language,
-        "language": statement.language,
-        "said_on": _reduced_date(statement),
-        "said_on_precision": statement.said_on_precision if statement.said_on else "",
-        "place": statement.place,
-        "context": statement.context,
-        "speakers": [r.speaker.slug for r in roles],
-        "speaker_roles": [r.role for r in roles],
-        "topics": sorted(t.slug for t in statement.topics.all()),
-        "source_urls": [a.source.url for a in appearances if a.source.url],
-        "quotes": [a.quote for a in appearances if a.quote],
-        "responds_to": [str(link.to_statement.public_id) for link in statement.outgoing_links.all()],
-        "created_at": statement.created_at.isoformat(),
-        "updated_at": statement.updated_at.isoformat(),
-        # JSON Lines only: each appearance whole, so that the file imports back (import_statements).
-        "appearances": [
-            {"source": str(a.source.public_id), "url": a.source.url, "quote": a.quote, "is_first": a.is_first}
-            for a in appearances
-        ],
-    }
 
 
 def _reduced_date(statement) -> str:

@@ -425,14 +425,11 @@ class StatementViewSet(CuratedViewSet):
     )
     def export(self, request):
         statements = self.filter_queryset(models.Statement.objects.visible_to(request.user)).order_by("id")
+        # Straight from PostgreSQL's COPY: the fastest way out of the database.
         if request.accepted_renderer.format == "csv":
-            # Straight from PostgreSQL's COPY: the fastest way out of the database.
             chunks = exports.statements_csv(statements)
         else:
-            records = map(
-                exports.statement_record, exports.iterate(exports.statements_for_export(statements))
-            )
-            chunks = exports.stream_jsonl(records)
+            chunks = exports.statements_jsonl(statements)
         return streaming_export(chunks, name="statements", renderer=request.accepted_renderer)
 
 

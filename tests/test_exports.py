@@ -11,8 +11,8 @@ from django.db import connection
 from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 
-from claims import exports
-from claims.models import Claim, Statement, Status
+from claims import exports, models
+from claims.models import Appearance, Claim, Statement, StatementLink, StatementSpeaker, Status
 from tests.factories import ClaimFactory, FactCheckerFactory, ReviewFactory, StatementFactory
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +81,7 @@ def test_statements_csv_for_the_seed(anon_api, seed):
     assert (vow["said_on"], vow["said_on_precision"]) == ("2020-01", "month")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_statements_jsonl_keeps_lists_and_quotes_as_printed(anon_api, seed):
     records = jsonl(anon_api.get(f"{API}/statements/export/", {"format": "jsonl"}))
     strike = next(r for r in records if r["text"].startswith("We evaluate"))
@@ -88,6 +89,7 @@ def test_statements_jsonl_keeps_lists_and_quotes_as_printed(anon_api, seed):
     assert any("Weevaluate" in q for q in strike["quotes"])
 
 
+@pytest.mark.django_db(transaction=True)
 def test_filtered_export_equals_the_filtered_list(anon_api, seed):
     params = {"speaker": "recep-tayyip-erdogan", "said_after": "2020-01-08", "topic": "libya"}
     listed = {
@@ -122,6 +124,7 @@ def test_drafts_never_leak_into_anonymous_exports(anon_api):
     assert str(draft.public_id) in curated
 
 
+@pytest.mark.django_db(transaction=True)
 def test_updated_since_for_incremental_sync(anon_api, seed):
     from django.utils import timezone
 
@@ -215,17 +218,18 @@ def test_bad_filters_on_export_are_a_400(anon_api):
 
 
 def test_export_streams_and_reads_rows_a_chunk_at_a_time(anon_api, monkeypatch):
+    """Exports built in Python (claims) read the queryset in chunks, never whole."""
     monkeypatch.setattr(exports, "CHUNK", 5)
 
     def export(n):
-        while Statement.objects.count() < n:
-            StatementFactory(status=Status.PUBLISHED)
+        while Claim.objects.count() < n:
+            ClaimFactory(status=Status.PUBLISHED)
         with CaptureQueriesContext(connection) as before_body:
-            response = anon_api.get(f"{API}/statements/export/", {"format": "jsonl"})
+            response = anon_api.get(f"{API}/claims/export/", {"format": "jsonl"})
         with CaptureQueriesContext(connection) as while_streaming:
             assert len(body(response).splitlines()) == n
         # Nothing is read until the body is consumed: the queryset is iterated, not loaded.
-        assert not [q for q in before_body.captured_queries if "claims_statement" in q["sql"]]
+        assert not [q for q in before_body.captured_queries if "claims_claim" in q["sql"]]
         return len(while_streaming.captured_queries)
 
     five, fifteen = export(5), export(15)
@@ -264,3 +268,72 @@ def test_abandoned_csv_download_stops_the_copy(anon_api):
     import threading
 
     assert not [t for t in threading.enumerate() if t.name == "copy-to-stdout" and t.is_alive()]
+
+
+def export_columns(statement):
+    statement.refresh_from_db()
+    return {f: getattr(statement, f) for f in models.EXPORT_FIELDS}
+
+
+def test_export_columns_follow_every_change_to_a_statements_parts():
+    """The triggers keep the stored export lists current, whatever changed."""
+    from tests.factories import SourceFactory, SpeakerFactory, TopicFactory
+
+    statement = StatementFactory()
+    assert export_columns(statement)["export_speakers"] == ""
+    speaker = SpeakerFactory(slug="first-speaker")
+    StatementSpeaker.objects.create(statement=statement, speaker=speaker, role="speaker", position=0)
+    source = SourceFactory(url="https://example.org/a")
+    Appearance.objects.create(statement=statement, source=source, quote="As printed", is_first=True)
+    topic = TopicFactory(slug="b-topic")
+    statement.topics.add(topic, TopicFactory(slug="a-topic"))
+    earlier = StatementFactory()
+    StatementLink.objects.create(from_statement=statement, to_statement=earlier, type="responds_to")
+    columns = export_columns(statement)
+    assert columns["export_speakers"] == "first-speaker"
+    assert columns["export_speaker_roles"] == "speaker"
+    assert columns["export_topics"] == "a-topic; b-topic"
+    assert columns["export_source_urls"] == "https://example.org/a"
+    assert columns["export_quotes"] == "As printed"
+    assert columns["export_responds_to"] == str(earlier.public_id)
+    assert columns["export_appearances"] == [
+        {
+            "source": str(source.public_id),
+            "url": "https://example.org/a",
+            "quote": "As printed",
+            "is_first": True,
+        }
+    ]
+
+    # Renames elsewhere reach the statement.
+    speaker.slug = "renamed-speaker"
+    speaker.save()
+    source.url = "https://example.org/moved"
+    source.save()
+    topic.slug = "c-topic"
+    topic.save()
+    columns = export_columns(statement)
+    assert columns["export_speakers"] == "renamed-speaker"
+    assert columns["export_source_urls"] == "https://example.org/moved"
+    assert columns["export_topics"] == "a-topic; c-topic"
+
+    # Removals too.
+    statement.topics.clear()
+    StatementLink.objects.filter(from_statement=statement).delete()
+    Appearance.objects.filter(statement=statement).delete()
+    columns = export_columns(statement)
+    assert (columns["export_topics"], columns["export_responds_to"], columns["export_quotes"]) == ("", "", "")
+    assert columns["export_appearances"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_jsonl_keeps_awkward_text_exactly(anon_api):
+    """JSON Lines from COPY: quotes, backslashes, newlines and control characters survive as they were."""
+    text = 'He said "no"; then\\nnothing.\nA tab\there, \x01 and \x02, עברית\u200f, é (e\u0301).'
+    statement = StatementFactory(status=Status.PUBLISHED, text=text, context="line one\r\nline two")
+    [record] = jsonl(anon_api.get(f"{API}/statements/export/", {"format": "jsonl"}))
+    assert record["id"] == str(statement.public_id)
+    assert record["text"] == text
+    assert record["context"] == "line one\r\nline two"
+    [row] = csv_rows(anon_api.get(f"{API}/statements/export/", {"format": "csv"}))
+    assert row["text"] == text

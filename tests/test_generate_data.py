@@ -71,7 +71,9 @@ def test_bulk_built_documents_equal_what_the_triggers_build():
     """generate_data builds search documents set-based; they must match the triggers' definition."""
     call_command("generate_data", *SMALL, stdout=io.StringIO())
     columns = {
-        "claims_statement": "search_vector",
+        "claims_statement": "search_vector, "
+        "export_speakers, export_speaker_roles, export_topics, export_source_urls, export_quotes, "
+        "export_responds_to, export_appearances",
         "claims_claim": "search_vector, normalized_text",
         "claims_source": "search_vector",
         "claims_speaker": "search_names",

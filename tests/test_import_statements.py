@@ -8,7 +8,8 @@ from django.db import connection
 
 from claims.models import Appearance, Statement, StatementLink, StatementSpeaker
 
-pytestmark = pytest.mark.django_db
+# The exports come from COPY on a connection of their own: the data must be committed.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
