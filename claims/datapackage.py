@@ -314,11 +314,8 @@ def export_package(directory: Path, *, statements=None, filters: dict | None = N
                 n += 1
         counts[table.name] = n
     reviews = _queryset(BY_NAME["reviews"], statements)
-    with (directory / "claimreview.jsonl").open("w", encoding="utf-8") as f:
-        for chunk in exports.stream_jsonl(
-            map(exports.claimreview, exports.iterate(exports.reviews_for_claimreview(reviews)))
-        ):
-            f.write(chunk)
+    with (directory / "claimreview.jsonl").open("wb") as f:
+        exports.write_claimreviews(reviews, f)
     package = {
         "profile": "data-package",
         "name": "claim-tracker-archive",

@@ -13,12 +13,14 @@ import threading
 from collections.abc import Iterable, Iterator
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections
+from django.db import connection, connections
 from django.db.models import Prefetch, QuerySet
 
 from . import models
 
 CHUNK = 2000
+# Bytes of COPY output handed on at a time.
+COPY_BLOCK = 64 * 1024
 # Memory PostgreSQL may use for each sort and hash of a COPY export (its own connection).
 EXPORT_WORK_MEM = "256MB"
 LIST_SEPARATOR = "; "
@@ -61,10 +63,15 @@ STATEMENT_COLUMNS = [
 # Columns both statement exports compute in PostgreSQL. The related lists come
 # from the statement's export_* columns, which database triggers keep current
 # (migration 0010): an export is one scan of one table.
-_SAID_ON = """CASE WHEN s.said_on IS NULL THEN ''
-         WHEN s.said_on_precision = 'month' THEN to_char(s.said_on, 'YYYY-MM')
-         WHEN s.said_on_precision = 'year' THEN to_char(s.said_on, 'YYYY')
-         ELSE to_char(s.said_on, 'YYYY-MM-DD') END"""
+def _said_on(alias: str = "s") -> str:
+    """The date at its precision as text: 2020-01-09, 2020-01 or 2020 (empty when unknown)."""
+    return f"""CASE WHEN {alias}.said_on IS NULL THEN ''
+         WHEN {alias}.said_on_precision = 'month' THEN to_char({alias}.said_on, 'YYYY-MM')
+         WHEN {alias}.said_on_precision = 'year' THEN to_char({alias}.said_on, 'YYYY')
+         ELSE to_char({alias}.said_on, 'YYYY-MM-DD') END"""
+
+
+_SAID_ON = _said_on()
 _PRECISION = "CASE WHEN s.said_on IS NULL THEN '' ELSE s.said_on_precision END"
 _TIMESTAMP = """to_char(s.{} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
@@ -88,6 +95,7 @@ def _list(column: str) -> str:
 # One JSON object per line. COPY's CSV format with a quote and a delimiter
 # that JSON text never contains raw (it escapes control characters) writes
 # each object exactly as PostgreSQL produced it.
+JSONL_COPY_OPTIONS = "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02', ENCODING 'UTF8'"
 STATEMENTS_JSONL_SQL = f"""
 COPY (
     SELECT row_to_json(r) FROM (
@@ -102,7 +110,7 @@ COPY (
             s.export_appearances AS appearances
         FROM claims_statement s WHERE s.id IN ({{ids}}) ORDER BY s.id
     ) r
-) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02', ENCODING 'UTF8')
+) TO STDOUT WITH ({JSONL_COPY_OPTIONS})
 """
 
 
@@ -142,10 +150,24 @@ def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
     done = object()
 
     class Sink:
+        """Receives COPY's output a row at a time; hands it on in blocks of about 64 kB."""
+
+        def __init__(self):
+            self.rows, self.size = [], 0
+
         def write(self, data):
+            self.rows.append(data if isinstance(data, bytes) else data.encode())
+            self.size += len(data)
+            if self.size >= COPY_BLOCK:
+                self.flush()
+
+        def flush(self):
+            if not self.rows:
+                return
+            block, self.rows, self.size = b"".join(self.rows), [], 0
             while not cancelled.is_set():
                 try:
-                    chunks.put(data, timeout=0.5)
+                    chunks.put(block, timeout=0.5)
                     return
                 except queue.Full:
                     continue
@@ -157,7 +179,9 @@ def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
             with connection.cursor() as cursor:
                 # One big sort-and-aggregate: in memory, not spilled to disk.
                 cursor.execute("SET work_mem = %s", [EXPORT_WORK_MEM])
-                cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), Sink())
+                sink = Sink()
+                cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), sink)
+                sink.flush()
         except _Cancelled:
             pass
         except Exception as error:  # handed to the reader, which re-raises it
@@ -172,7 +196,7 @@ def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
         while (chunk := chunks.get()) is not done:
             if isinstance(chunk, Exception):
                 raise chunk
-            yield chunk if isinstance(chunk, bytes) else chunk.encode()
+            yield chunk
     finally:
         cancelled.set()
         while worker.is_alive():  # unblock the writer, then let it finish
@@ -239,98 +263,101 @@ def claim_record(claim: models.Claim) -> dict:
 # ---------------------------------------------------------------- ClaimReview
 
 
-def reviews_for_claimreview(queryset: QuerySet) -> QuerySet:
-    return queryset.select_related("claim__statement", "reviewer").prefetch_related(
-        Prefetch(
-            "claim__statement__speaker_roles", models.StatementSpeaker.objects.select_related("speaker")
-        ),
-        Prefetch(
-            "claim__statement__appearances",
-            models.Appearance.objects.select_related("source__outlet").order_by("-is_first", "id"),
-        ),
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _creative_work(source: str, outlet: str) -> str:
+    """A source as a schema.org CreativeWork; untitled ones are named as Source.__str__ names them."""
+    kinds = " ".join(
+        f"WHEN {_sql_text(value)} THEN {_sql_text(str(label))}" for value, label in models.SourceKind.choices
     )
+    label = (
+        f"(CASE {source}.kind {kinds} ELSE {source}.kind END"
+        f" || coalesce(' by ' || {outlet}.name, '')"
+        f" || coalesce(', ' || to_char({source}.published_on, 'DD FMMonth YYYY'), ''))"
+    )
+    return f"""json_build_object(
+        '@type', 'CreativeWork', 'url', NULLIF({source}.url, ''), 'headline', NULLIF({source}.title, ''),
+        'name', CASE WHEN {source}.title = '' THEN {label} END, 'datePublished', {source}.published_on,
+        'publisher', CASE WHEN {outlet}.id IS NOT NULL THEN json_build_object('@type', 'Organization', 'name', {outlet}.name) END)"""
 
 
-def _organisation_or_person(speaker: models.Speaker) -> dict:
-    person = {
-        "@type": "Person" if speaker.kind == models.SpeakerKind.PERSON else "Organization",
-        "name": speaker.name,
-    }
-    if speaker.wikidata_qid:
-        person["sameAs"] = speaker.wikidata_url
-    return person
+def claimreview_sql(ids_sql: str) -> str:
+    """One row per review (``ids_sql`` selects their ids): its schema.org ClaimReview as JSON text.
+
+    Google's fact-check markup: the reviewer as author, the rating on the
+    reviewer's own scale (no numbers when it has none, never constants), and
+    the claim with its speakers (``sameAs`` Wikidata when known), when it was
+    made (at its precision, not when it was checked), and where it appeared.
+    Fields without a value are left out (``json_strip_nulls``). Speakers and
+    sources are aggregated per statement set-based, not looked up per review.
+    """
+    work = _creative_work("so", "po")
+    return f"""
+    WITH selected AS MATERIALIZED (
+        SELECT r.id, r.public_id, r.rating_text, r.rating_value, r.best_rating, r.worst_rating, r.url,
+               r.published_on, r.summary, r.reviewer_id, c.text AS claim_text, c.statement_id
+        FROM claims_review r JOIN claims_claim c ON c.id = r.claim_id
+        WHERE r.id IN ({ids_sql})
+    ), authors AS (
+        SELECT ss.statement_id, json_agg(json_build_object(
+                '@type', CASE WHEN sp.kind = 'person' THEN 'Person' ELSE 'Organization' END,
+                'name', sp.name, 'sameAs', 'https://www.wikidata.org/wiki/' || NULLIF(sp.wikidata_qid, ''))
+                ORDER BY ss.position, ss.id) AS authors
+        FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id
+        WHERE ss.statement_id IN (SELECT statement_id FROM selected) AND ss.role IN ('speaker', 'co_signatory')
+        GROUP BY 1
+    ), works AS (
+        SELECT a.statement_id, json_agg({work} ORDER BY a.is_first DESC, a.id) AS works,
+               (array_agg({work} ORDER BY a.id) FILTER (WHERE a.is_first))[1] AS first
+        FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
+        LEFT JOIN claims_outlet po ON po.id = so.outlet_id
+        WHERE a.statement_id IN (SELECT statement_id FROM selected)
+        GROUP BY 1
+    )
+    SELECT json_strip_nulls(json_build_object(
+        '@context', {_sql_text(SCHEMA_ORG)}, '@type', 'ClaimReview', 'identifier', r.public_id,
+        'claimReviewed', r.claim_text,
+        'author', json_build_object('@type', 'Organization', 'name', o.name, 'url', NULLIF(o.homepage, '')),
+        'reviewRating', json_build_object(
+            '@type', 'Rating', 'alternateName', r.rating_text, 'ratingValue', trim_scale(r.rating_value),
+            'bestRating', trim_scale(r.best_rating), 'worstRating', trim_scale(r.worst_rating)),
+        'itemReviewed', json_build_object(
+            '@type', 'Claim', 'author', au.authors, 'datePublished', NULLIF({_said_on("st")}, ''),
+            'appearance', w.works, 'firstAppearance', w.first),
+        'url', NULLIF(r.url, ''), 'datePublished', r.published_on, 'reviewBody', NULLIF(r.summary, '')))
+    FROM selected r
+    JOIN claims_outlet o ON o.id = r.reviewer_id
+    LEFT JOIN claims_statement st ON st.id = r.statement_id
+    LEFT JOIN authors au ON au.statement_id = r.statement_id
+    LEFT JOIN works w ON w.statement_id = r.statement_id
+    ORDER BY r.id
+    """
 
 
-def _creative_work(source: models.Source) -> dict:
-    work = {"@type": "CreativeWork"}
-    if source.url:
-        work["url"] = source.url
-    if source.title:
-        work["headline"] = source.title
-    else:
-        work["name"] = str(source)
-    if source.published_on:
-        work["datePublished"] = source.published_on.isoformat()
-    if source.outlet_id:
-        work["publisher"] = {"@type": "Organization", "name": source.outlet.name}
-    return work
+def _claimreviews_copy(reviews: QuerySet) -> tuple[str, tuple]:
+    ids_sql, params = reviews.order_by().values("pk").query.sql_with_params()
+    return f"COPY ({claimreview_sql(ids_sql)}) TO STDOUT WITH ({JSONL_COPY_OPTIONS})", params
+
+
+def claimreviews_jsonl(reviews: QuerySet) -> Iterator[bytes]:
+    """The reviews as ClaimReview JSON Lines, built by PostgreSQL and streamed as it comes."""
+    return copy_to_stdout(*_claimreviews_copy(reviews))
+
+
+def write_claimreviews(reviews: QuerySet, file) -> None:
+    """The reviews as ClaimReview JSON Lines into a binary file, on this connection (and transaction)."""
+    sql, params = _claimreviews_copy(reviews)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), file)
 
 
 def claimreview(review: models.Review) -> dict:
-    """One review as schema.org ClaimReview JSON-LD (Google's fact-check markup)."""
-    claim = review.claim
-    statement = claim.statement
-    reviewer = review.reviewer
-    author = {"@type": "Organization", "name": reviewer.name}
-    if reviewer.homepage:
-        author["url"] = reviewer.homepage
-    rating = {"@type": "Rating", "alternateName": review.rating_text}
-    # The reviewer's own scale, never constants: without one, no numbers are claimed.
-    for key, value in (
-        ("ratingValue", review.rating_value),
-        ("bestRating", review.best_rating),
-        ("worstRating", review.worst_rating),
-    ):
-        if value is not None:
-            rating[key] = _number(value)
-    item = {"@type": "Claim"}
-    if statement is not None:
-        speakers = [
-            r.speaker
-            for r in statement.speaker_roles.all()
-            if r.role in (models.SpeakerRole.SPEAKER, models.SpeakerRole.CO_SIGNATORY)
-        ]
-        if speakers:
-            item["author"] = [_organisation_or_person(s) for s in speakers]
-        if statement.said_on:
-            # When the claim was made (at its known precision), not when it was checked.
-            item["datePublished"] = _reduced_date(statement)
-        appearances = list(statement.appearances.all())
-        if appearances:
-            item["appearance"] = [_creative_work(a.source) for a in appearances]
-            first = next((a for a in appearances if a.is_first), None)
-            if first is not None:
-                item["firstAppearance"] = _creative_work(first.source)
-    record = {
-        "@context": SCHEMA_ORG,
-        "@type": "ClaimReview",
-        "identifier": str(review.public_id),
-        "claimReviewed": claim.text,
-        "author": author,
-        "reviewRating": rating,
-        "itemReviewed": item,
-    }
-    if review.url:
-        record["url"] = review.url
-    if review.published_on:
-        record["datePublished"] = review.published_on.isoformat()
-    if review.summary:
-        record["reviewBody"] = review.summary
-    return record
-
-
-def _number(value):
-    return int(value) if value == int(value) else float(value)
+    """One review as a ClaimReview object."""
+    with connection.cursor() as cursor:
+        cursor.execute(claimreview_sql("%s"), [review.pk])
+        return cursor.fetchone()[0]  # psycopg2 parses JSON
 
 
 # ---------------------------------------------------------------- streaming

@@ -465,8 +465,7 @@ class ClaimViewSet(CuratedViewSet):
         if export_format == "claimreview":
             # One complete ClaimReview per review of the filtered claims.
             selected = reviews.filter(claim__in=claims).order_by("id")
-            records = map(exports.claimreview, exports.iterate(exports.reviews_for_claimreview(selected)))
-            chunks = exports.stream_jsonl(records)
+            chunks = exports.claimreviews_jsonl(selected)
         else:
             records = map(exports.claim_record, exports.iterate(exports.claims_for_export(claims, reviews)))
             if export_format == "csv":
@@ -523,7 +522,6 @@ class ReviewViewSet(CuratedViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def claimreview(self, request, *args, **kwargs):
         review = self.get_object()
-        review = exports.reviews_for_claimreview(models.Review.objects.filter(pk=review.pk)).get()
         return Response(exports.claimreview(review), content_type="application/ld+json")
 
     def get_queryset(self):

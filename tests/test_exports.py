@@ -172,6 +172,9 @@ def test_claimreview_of_one_review_checks_every_field(anon_api, reviewed):
     # Who made the claim (not who it was made on behalf of), and when it was made.
     assert item["author"] == [{"@type": "Person", "name": "Ahmad al-Mesmari"}]
     assert item["datePublished"] == "2020-01-09"
+    first = reviewed.claim.statement.appearances.get(is_first=True).source
+    # An untitled source is named as everywhere else ("Video by …, 9 January 2020").
+    assert item["firstAppearance"]["name"] == str(first)
     assert item["firstAppearance"]["name"].startswith("Video")
     assert len(item["appearance"]) == 3
     duvar = next(a for a in item["appearance"] if a.get("headline", "").startswith("Libya's Haftar"))
@@ -188,6 +191,12 @@ def test_claimreview_links_speakers_to_wikidata(anon_api, seed):
         {"@type": "Person", "name": "Recep Tayyip Erdoğan", "sameAs": "https://www.wikidata.org/wiki/Q39259"},
         {"@type": "Person", "name": "Vladimir Putin", "sameAs": "https://www.wikidata.org/wiki/Q7747"},
     ]
+    review.rating_value, review.best_rating, review.worst_rating = Decimal("2.5"), Decimal(3), Decimal(1)
+    review.save()
+    rating = anon_api.get(f"{API}/reviews/{review.public_id}/claimreview/").json()["reviewRating"]
+    assert (rating["ratingValue"], rating["bestRating"], rating["worstRating"]) == (2.5, 3, 1)
+    review.rating_value = review.best_rating = review.worst_rating = None
+    review.save()
     # A review without a numeric scale claims no numbers.
     assert set(anon_api.get(f"{API}/reviews/{review.public_id}/claimreview/").json()["reviewRating"]) == {
         "@type",
@@ -195,6 +204,7 @@ def test_claimreview_links_speakers_to_wikidata(anon_api, seed):
     }
 
 
+@pytest.mark.django_db(transaction=True)  # the export comes from COPY on its own connection
 def test_claimreview_export_is_one_complete_object_per_line(anon_api, reviewed):
     second = ReviewFactory(claim=reviewed.claim, status=Status.PUBLISHED, rating_text="True", verdict="true")
     response = anon_api.get(f"{API}/claims/export/", {"format": "claimreview"})

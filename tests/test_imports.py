@@ -163,6 +163,7 @@ def test_published_status_on_request(tmp_path):
     assert imported.status == imported.claim.status == imported.claim.statement.status == Status.PUBLISHED
 
 
+@pytest.mark.django_db(transaction=True)  # the export comes from COPY on its own connection
 def test_our_own_claimreview_export_imports_back_without_duplicates(tmp_path, anon_api):
     run(tmp_path, [review(1), review(2)], "--status", "published")
     exported = b"".join(
