@@ -8,17 +8,19 @@ importing into an empty database and exporting again gives identical files
 
 import csv
 import datetime
+import io
 import json
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from . import exports, models
+from . import exports, models, search
 from .imports import ImportRejected, Report
 from .services import record_missing_history
 
@@ -357,9 +359,11 @@ def _parse(value: str, column: Column):
         return [] if column.type == "array" else None
     if column.type == "array":
         parsed = json.loads(value)
-        if not isinstance(parsed, list):
-            raise ValueError("not a JSON array")
-        return parsed
+        if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+            raise ValueError("not a JSON array of strings")
+        return [str(uuid.UUID(v)) for v in parsed] if column.ref else parsed
+    if column.name == "id" or column.ref:
+        return str(uuid.UUID(value))  # one spelling of each id
     if column.type == "date":
         return datetime.date.fromisoformat(value)
     if column.type == "datetime":
@@ -417,7 +421,14 @@ def _read(directory: Path, table: Table, problems: list[str]) -> list[dict]:
 
 
 def import_package(directory: Path, *, progress=None) -> Report:
-    """Read a package back: validate every file first, then write it all in one transaction."""
+    """Read a package back: validate every file first, then write it all in one transaction.
+
+    Rows are written in batches (one query per batch and table for lookups,
+    one multi-row INSERT for new rows); the database's constraints catch what
+    the per-row checks leave to it, and a batch they refuse is checked row by
+    row to name the lines. Statement documents are built once, set-based, at
+    the end (the triggers are deferred meanwhile).
+    """
     problems: list[str] = []
     if not (directory / "datapackage.json").exists():
         raise ImportRejected([f"{directory}: no datapackage.json"])
@@ -436,121 +447,356 @@ def import_package(directory: Path, *, progress=None) -> Report:
         raise ImportRejected(problems)
     report = Report()
     with transaction.atomic():
-        ids: dict[str, dict[str, int]] = {}
-        for table in TABLES:
-            rows = data[table.name]
-            _write(table, progress(rows, table.name) if progress else rows, ids, report, problems)
-            if problems:
-                raise ImportRejected(problems)
+        writer = _Writer(report)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
+            try:
+                for table in TABLES:
+                    rows = data[table.name]
+                    writer.write(table, progress(rows, table.name) if progress else rows)
+                    if writer.problems:
+                        raise ImportRejected(writer.problems)
+                search.build_statement_documents(cursor, writer.statements_to_index())
+            finally:
+                cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
         record_missing_history(reason="Imported from a data package")
     return report
 
 
-def _resolve(table: Table, row: dict, ids, problems) -> dict:
-    values = {}
-    for column in table.columns:
-        if column.name in ("id", "topics", "evidence") or column.ref == table.name:
-            continue  # many-to-many and self-references are set afterwards
-        value = row.get(column.name)
-        if column.ref:
-            pk = None
-            if value is not None:
-                pk = ids.get(column.ref, {}).get(value)
-                if pk is None:
-                    pk = (
-                        BY_NAME[column.ref]
-                        .model._default_manager.filter(public_id=value)
-                        .values_list("pk", flat=True)
-                        .first()
-                    )
-                if pk is None:
-                    problems.append(
-                        f"{table.name}.csv line {row['_line']}: {column.name} {value} refers to nothing in {column.ref}.csv"
-                    )
-                    continue
-            values[f"{column.name}_id"] = pk
+BATCH = 2000
+# Relations that a model's clean() reads: loaded for each batch, not row by row.
+CLEANED_RELATIONS = {"affiliations": ("organisation",), "reviews": ("reviewer",)}
+# Tables whose changes alter the documents of the statements that use them.
+INDEXED_THROUGH = {
+    "speakers": "SELECT statement_id FROM claims_statementspeaker WHERE speaker_id = ANY(%s)",
+    "sources": "SELECT statement_id FROM claims_appearance WHERE source_id = ANY(%s)",
+    "outlets": "SELECT a.statement_id FROM claims_appearance a JOIN claims_source s ON s.id = a.source_id "
+    "WHERE s.outlet_id = ANY(%s)",
+    "topics": "SELECT statement_id FROM claims_statement_topics WHERE topic_id = ANY(%s)",
+}
+
+
+# Columns the database fills in (search documents, export lists).
+MAINTAINED_BY_TRIGGERS = {"search_vector", *models.EXPORT_FIELDS}
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_text(value) -> str:
+    """A value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, list):  # a text array
+        value = "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value) + "}"
+    elif isinstance(value, datetime.date):  # dates and datetimes
+        value = value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _batches(rows, size):
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Writer:
+    """Writes validated rows table by table, remembering each public id's primary key."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        self.problems: list[str] = []
+        self.ids: dict[str, dict[str, int]] = {}  # table -> public id -> pk
+        self.unchanged: dict[str, set[int]] = {}  # table -> pks left as they were (so far)
+        self.updated: dict[str, set[int]] = {}
+        self.statements: set[int] = set()  # whose documents need building
+        self._topics: dict[str, int] | None = None
+
+    def problem(self, table: Table, row: dict, message: str) -> None:
+        self.problems.append(f"{table.name}.csv line {row['_line']}: {message}")
+
+    # ---- lookups
+
+    def lookup(self, name: str, public_ids) -> dict[str, int]:
+        """Public id -> pk for these ids of a table, from this import or the database."""
+        known = self.ids.setdefault(name, {})
+        wanted = set(public_ids) - known.keys()
+        if wanted:
+            found = BY_NAME[name].model._default_manager.filter(public_id__in=wanted)
+            known.update((str(p), pk) for p, pk in found.values_list("public_id", "pk"))
+        return known
+
+    def topics(self) -> dict[str, int]:
+        if self._topics is None:
+            self._topics = dict(models.Topic.objects.values_list("slug", "pk"))
+        return self._topics
+
+    # ---- writing
+
+    def write(self, table: Table, rows) -> None:
+        self.ids.setdefault(table.name, {})
+        self.unchanged[table.name], self.updated[table.name] = set(), set()
+        written = []
+        for batch in _batches(rows, BATCH):
+            self.write_batch(table, batch)
+            if self.problems:
+                return
+            written.extend(batch)
+        for column in table.columns:
+            if column.ref == table.name:
+                self.write_self_references(table, column, written)
+
+    def write_batch(self, table: Table, batch: list[dict]) -> None:
+        model = table.model
+        refs = [c for c in table.columns if c.ref and c.ref != table.name and c.type != "array"]
+        for column in refs:
+            known = self.lookup(column.ref, {r[column.name] for r in batch if r.get(column.name) is not None})
+            for row in batch:
+                value = row.get(column.name)
+                if value is not None and value not in known:
+                    self.problem(table, row, f"{column.name} {value} refers to nothing in {column.ref}.csv")
+        if table.identified:
+            seen = set(self.ids[table.name])
+            for row in batch:
+                if row["id"] in seen:
+                    self.problem(table, row, f"id {row['id']} appears twice")
+                seen.add(row["id"])
+        if self.problems:
+            return
+        values = [self.values(table, row) for row in batch]
+        existing = self.existing(table, batch, values)
+        new, changed, fields = [], [], set()
+        objs = []
+        for row, vals, obj in zip(batch, values, existing, strict=True):
+            if obj is None:
+                obj = model(**vals, **({"public_id": row["id"]} if table.identified else {}))
+                new.append((row, obj))
+            else:
+                differs = [k for k, v in vals.items() if getattr(obj, k) != v]
+                if differs:
+                    for key in differs:
+                        setattr(obj, key, vals[key])
+                    self.check(table, row, obj)  # rare: the whole validation
+                    changed.append(obj)
+                    fields.update(differs)
+                else:
+                    self.unchanged[table.name].add(obj.pk)
+            objs.append(obj)
+        self.quick_check(table, new)
+        if self.problems:
+            return
+        self.insert(table, new)
+        if self.problems or not self.save_changes(table, batch, changed, fields):
+            return
+        self.report.created[table.name] += len(new)
+        self.report.unchanged[table.name] += len(batch) - len(new) - len(changed)
+        self.report.updated[table.name] += len(changed)
+        self.updated[table.name].update(o.pk for o in changed)
+        if table.identified:
+            self.ids[table.name].update((row["id"], obj.pk) for row, obj in zip(batch, objs, strict=True))
+        for name in ("topics", "evidence"):
+            if any(c.name == name for c in table.columns):
+                self.write_many(table, name, batch, objs)
+        if table.name == "statements":
+            self.statements.update(o.pk for o in objs)
+        elif table.name in ("statement_speakers", "appearances"):
+            self.statements.update(o.statement_id for o in objs)
+        elif table.name == "statement_links":
+            self.statements.update(o.from_statement_id for o in objs)
+
+    def values(self, table: Table, row: dict) -> dict:
+        values = {}
+        for column in table.columns:
+            if column.name in ("id", "topics", "evidence") or column.ref == table.name:
+                continue  # many-to-many and self-references are written afterwards
+            value = row.get(column.name)
+            if column.ref:
+                values[f"{column.name}_id"] = None if value is None else self.ids[column.ref][value]
+            else:
+                values[column.name] = value if value is not None or column.type != "string" else ""
+        return values
+
+    def existing(self, table: Table, batch: list[dict], values: list[dict]) -> list:
+        manager = table.model._default_manager
+        if table.identified:
+            found = {str(o.public_id): o for o in manager.filter(public_id__in=[r["id"] for r in batch])}
+            return [found.get(r["id"]) for r in batch]
+        keys = [k if k in ("role", "type") else f"{k}_id" for k in table.key]
+        candidates = manager.filter(**{f"{keys[0]}__in": {v[keys[0]] for v in values}})
+        found = {tuple(getattr(o, k) for k in keys): o for o in candidates}
+        return [found.get(tuple(v[k] for k in keys)) for v in values]
+
+    def quick_check(self, table: Table, new: list) -> None:
+        """Each new row's fields and clean(); uniqueness and constraints are left to the database."""
+        model = table.model
+        for name in CLEANED_RELATIONS.get(table.name, ()):
+            field = model._meta.get_field(name)
+            related = field.related_model._default_manager.in_bulk(
+                {getattr(o, field.attname) for _, o in new}
+            )
+            for _, obj in new:
+                setattr(obj, name, related[getattr(obj, field.attname)])
+        exclude = [c.name for c in table.columns if c.ref] + ["topics", "evidence"]
+        for row, obj in new:
+            try:
+                obj.clean_fields(exclude=exclude)
+                obj.clean()
+            except ValidationError as error:
+                self.report_error(table, row, error)
+
+    def insert(self, table: Table, new: list) -> None:
+        """New rows in one COPY, with primary keys taken from the table's sequence beforehand."""
+        if not new:
+            return
+        model = table.model
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if not f.generated and not f.primary_key and f.name not in MAINTAINED_BY_TRIGGERS
+        ]
+        db_table = model._meta.db_table
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [db_table, len(new)],
+                )
+                for (pk,), (_, obj) in zip(cursor.fetchall(), new, strict=True):
+                    obj.pk = pk
+                buffer = io.StringIO()
+                for _, obj in new:
+                    buffer.write(str(obj.pk))
+                    for field in fields:
+                        buffer.write("\t")
+                        buffer.write(
+                            _copy_text(field.get_db_prep_save(getattr(obj, field.attname), connection))
+                        )
+                    buffer.write("\n")
+                buffer.seek(0)
+                columns = ", ".join(f'"{f.column}"' for f in [model._meta.pk, *fields])
+                with connection.wrap_database_errors:
+                    cursor.copy_expert(f"COPY {db_table} ({columns}) FROM STDIN", buffer)
+        except (IntegrityError, DataError) as error:
+            for row, obj in new:  # which rows: the whole validation names them
+                obj.pk = None
+                self.check(table, row, obj)
+            if not self.problems:
+                first, last = new[0][0]["_line"], new[-1][0]["_line"]
+                self.problems.append(f"{table.name}.csv lines {first}-{last}: {str(error).splitlines()[0]}")
+
+    def save_changes(self, table: Table, batch, changed: list, fields: set) -> bool:
+        if not changed:
+            return True
+        try:
+            with transaction.atomic():
+                table.model._default_manager.bulk_update(changed, sorted(fields))
+        except (IntegrityError, DataError) as error:
+            first, last = batch[0]["_line"], batch[-1]["_line"]
+            self.problems.append(f"{table.name}.csv lines {first}-{last}: {str(error).splitlines()[0]}")
+            return False
+        return True
+
+    def write_many(self, table: Table, name: str, batch: list[dict], objs: list) -> None:
+        """A many-to-many column (topics by slug, evidence by source id): add and remove the difference."""
+        field = table.model._meta.get_field(name)
+        through = field.remote_field.through
+        own, other = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+        if name == "topics":
+            targets = self.topics()
         else:
-            values[column.name] = value if value is not None or column.type != "string" else ""
-    return values
+            targets = self.lookup("sources", {v for r in batch for v in r.get(name, [])})
+        wanted = {}
+        for row, obj in zip(batch, objs, strict=True):
+            unknown = [v for v in row.get(name, []) if v not in targets]
+            if unknown:
+                self.problem(table, row, f"{name}: unknown {', '.join(map(str, unknown))}")
+                continue
+            wanted[obj.pk] = {targets[v] for v in row.get(name, [])}
+        if self.problems:
+            return
+        current = {pk: set() for pk in wanted}
+        for pk, target in through.objects.filter(**{f"{own}__in": list(wanted)}).values_list(own, other):
+            current[pk].add(target)
+        through.objects.bulk_create(
+            [through(**{own: pk, other: t}) for pk, ts in wanted.items() for t in sorted(ts - current[pk])]
+        )
+        for pk, ts in wanted.items():
+            if current[pk] - ts:
+                through.objects.filter(**{own: pk, f"{other}__in": current[pk] - ts}).delete()
+            if ts != current[pk]:
+                self.mark_updated(table, pk)
 
+    def mark_updated(self, table: Table, pk: int) -> None:
+        if pk in self.unchanged[table.name]:
+            self.unchanged[table.name].discard(pk)
+            self.report.unchanged[table.name] -= 1
+            self.report.updated[table.name] += 1
+            self.updated[table.name].add(pk)
 
-def _write(table: Table, rows, ids, report: Report, problems) -> None:
-    model = table.model
-    ids[table.name] = known = {}
-    rows = list(rows)
-    _write_rows(table, rows, known, ids, report, problems)
-    # A source may cite one listed after it: self-references once every row exists.
-    for column in (c for c in table.columns if c.ref == table.name):
+    def write_self_references(self, table: Table, column: Column, rows: list[dict]) -> None:
+        """A source may cite one listed after it: references within a table once every row exists."""
+        known = self.lookup(table.name, {r[column.name] for r in rows if r.get(column.name) is not None})
+        wanted = {}
         for row in rows:
             target = row.get(column.name)
-            pk = known.get(str(target)) if target is not None else None
-            if target is not None and pk is None:
-                problems.append(
-                    f"{table.name}.csv line {row['_line']}: {column.name} {target} refers to nothing in {table.name}.csv"
-                )
-                return
-            obj = model._default_manager.get(pk=known[str(row["id"])])
-            if getattr(obj, f"{column.name}_id") != pk:
-                setattr(obj, f"{column.name}_id", pk)
-                _check(obj, table, row, problems)
-                if problems:
-                    return
-                model._default_manager.bulk_update([obj], [column.name])
-
-
-def _write_rows(table: Table, rows, known, ids, report: Report, problems) -> None:
-    model = table.model
-    for row in rows:
-        values = _resolve(table, row, ids, problems)
-        if problems:
-            return
-        if table.identified:
-            existing = model._default_manager.filter(public_id=row["id"]).first()
-        else:
-            keys = [k if k in ("role", "type") else f"{k}_id" for k in table.key]
-            existing = model._default_manager.filter(**{k: values[k] for k in keys}).first()
-        if existing is None:
-            obj = model(**values, **({"public_id": row["id"]} if table.identified else {}))
-            _check(obj, table, row, problems)
-            if problems:
-                return
-            # bulk_create, not save(): save() would stamp updated_at with the current time.
-            model._default_manager.bulk_create([obj])
-            report.created[table.name] += 1
-        else:
-            obj = existing
-            changed = [k for k, v in values.items() if getattr(obj, k) != v]
-            if changed:
-                for key in changed:
-                    setattr(obj, key, values[key])
-                _check(obj, table, row, problems)
-                if problems:
-                    return
-                model._default_manager.bulk_update([obj], changed)
-                report.updated[table.name] += 1
+            if target is not None and target not in known:
+                self.problem(table, row, f"{column.name} {target} refers to nothing in {table.name}.csv")
+            elif target is not None and target == row["id"]:
+                self.problem(table, row, f"{column.name}: a record cannot refer to itself")
             else:
-                report.unchanged[table.name] += 1
-        if table.identified:
-            known[str(row["id"])] = obj.pk
-        if "topics" in row:
-            topics = models.Topic.objects.filter(slug__in=row["topics"])
-            if topics.count() != len(set(row["topics"])):
-                problems.append(f"{table.name}.csv line {row['_line']}: unknown topic in {row['topics']}")
-                return
-            if set(obj.topics.values_list("slug", flat=True)) != set(row["topics"]):
-                obj.topics.set(topics)
-        if "evidence" in row:
-            sources = models.Source.objects.filter(public_id__in=row["evidence"])
-            if {str(s.public_id) for s in sources} != set(row["evidence"]):
-                problems.append(f"{table.name}.csv line {row['_line']}: unknown source in evidence")
-                return
-            if {str(p) for p in obj.evidence.values_list("public_id", flat=True)} != set(row["evidence"]):
-                obj.evidence.set(sources)
+                wanted[known[row["id"]]] = (known.get(target), row)
+        if self.problems:
+            return
+        model, attname = table.model, f"{column.name}_id"
+        current = dict(model._default_manager.filter(pk__in=list(wanted)).values_list("pk", attname))
+        changes = {pk: target for pk, (target, _) in wanted.items() if current[pk] != target}
+        if not changes:
+            return
+        db_table, db_column = model._meta.db_table, model._meta.get_field(column.name).column
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {db_table} t SET {db_column} = v.target "
+                f"FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, target) WHERE t.id = v.id",
+                [list(changes), list(changes.values())],
+            )
+            # A chain that comes back to where it started (A cites B cites A) is refused.
+            cursor.execute(
+                f"""
+                WITH RECURSIVE walk(start, current) AS (
+                    SELECT id, {db_column} FROM {db_table} WHERE id = ANY(%s) AND {db_column} IS NOT NULL
+                    UNION ALL
+                    SELECT w.start, t.{db_column} FROM walk w JOIN {db_table} t ON t.id = w.current
+                    WHERE t.{db_column} IS NOT NULL
+                ) CYCLE current SET is_cycle USING path
+                SELECT DISTINCT start FROM walk WHERE current = start ORDER BY start
+                """,
+                [list(changes)],
+            )
+            for (pk,) in cursor.fetchall():
+                self.problem(table, wanted[pk][1], f"{column.name}: this would make a citation cycle")
+        for pk in changes:
+            self.mark_updated(table, pk)
 
+    def statements_to_index(self) -> list[int]:
+        """Statements written, and those using speakers, sources, outlets or topics that changed."""
+        with connection.cursor() as cursor:
+            for name, sql in INDEXED_THROUGH.items():
+                if self.updated.get(name):
+                    cursor.execute(sql, [sorted(self.updated[name])])
+                    self.statements.update(pk for (pk,) in cursor.fetchall())
+        return sorted(self.statements)
 
-def _check(obj, table: Table, row: dict, problems) -> None:
-    try:
-        obj.full_clean(exclude=["topics", "evidence"], validate_unique=True)
-    except ValidationError as error:
+    def check(self, table: Table, row: dict, obj) -> None:
+        try:
+            obj.full_clean(exclude=["topics", "evidence"], validate_unique=True)
+        except ValidationError as error:
+            self.report_error(table, row, error)
+
+    def report_error(self, table: Table, row: dict, error: ValidationError) -> None:
         for name, messages in error.message_dict.items():
-            problems.append(f"{table.name}.csv line {row['_line']}: {name}: {' '.join(messages)}")
+            self.problem(table, row, f"{name}: {' '.join(messages)}")

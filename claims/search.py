@@ -269,3 +269,94 @@ def _quote(lexeme: str) -> str:
 def _any_of(lexemes: list[str]) -> SearchQuery:
     # Already stemmed: the "simple" configuration only lowercases them.
     return SearchQuery(" | ".join(_quote(lexeme) for lexeme in lexemes), config="simple", search_type="raw")
+
+
+# ---------------------------------------------------------------- bulk builds
+
+
+def build_documents(cursor) -> None:
+    """Every stored document and list, set-based: what the triggers build, for bulk loads."""
+    cursor.execute(
+        "UPDATE claims_speaker SET search_names = claims_normalize(name || ' ' || array_to_string(aliases, ' '))"
+    )
+    cursor.execute(
+        """
+        UPDATE claims_source s SET search_vector =
+            setweight(to_tsvector('claims_english', coalesce(s.title, '')), 'A')
+            || setweight(to_tsvector('claims_simple', regexp_replace(coalesce(s.url, ''), '[^[:alnum:]]+', ' ', 'g')), 'B')
+            || setweight(to_tsvector('claims_english', coalesce(s.description, '')), 'C')
+            || setweight(to_tsvector('claims_simple', coalesce(o.name, '')), 'D')
+        FROM claims_source s2 LEFT JOIN claims_outlet o ON o.id = s2.outlet_id
+        WHERE s2.id = s.id
+        """
+    )
+    build_statement_documents(cursor)
+    cursor.execute(
+        """
+        UPDATE claims_claim c SET
+            search_vector = setweight(to_tsvector('claims_english', c.text), 'A')
+                || setweight(to_tsvector('claims_english', coalesce(st.text, '')), 'B'),
+            normalized_text = claims_normalize(c.text)
+        FROM claims_claim c2 LEFT JOIN claims_statement st ON st.id = c2.statement_id
+        WHERE c2.id = c.id
+        """
+    )
+
+
+def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
+    """Statements' search documents and export lists, set-based (all, or those with these ids).
+
+    The same definitions as the trigger (migrations 0009-0011); the test suite
+    compares the two.
+    """
+    if ids is None:
+        where_ss = where_a = where_st = and_l = and_s = ""
+    else:
+        where_ss = "WHERE ss.statement_id = ANY(%s)"
+        where_a = "WHERE a.statement_id = ANY(%s)"
+        where_st = "WHERE st.statement_id = ANY(%s)"
+        and_l = "AND l.from_statement_id = ANY(%s)"
+        and_s = "AND s.id = ANY(%s)"
+    cursor.execute(
+        f"""
+        WITH names AS (
+            SELECT ss.statement_id, string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names,
+                   string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id) AS slugs,
+                   string_agg(ss.role, '; ' ORDER BY ss.position, ss.id) AS roles
+            FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id {where_ss} GROUP BY 1
+        ), sources AS (
+            SELECT a.statement_id, string_agg(a.quote, ' ' ORDER BY a.is_first DESC, a.id) AS quotes,
+                   string_agg(coalesce(so.title, '') || ' ' || coalesce(o.name, ''), ' ' ORDER BY a.is_first DESC, a.id) AS titles,
+                   string_agg(so.url, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE so.url <> '') AS urls,
+                   string_agg(a.quote, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE a.quote <> '') AS printed,
+                   jsonb_agg(jsonb_build_object('source', so.public_id, 'url', so.url, 'quote', a.quote,
+                                                'is_first', a.is_first) ORDER BY a.is_first DESC, a.id) AS appearances
+            FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
+            LEFT JOIN claims_outlet o ON o.id = so.outlet_id {where_a} GROUP BY 1
+        ), topics AS (
+            SELECT st.statement_id, string_agg(t.slug, '; ' ORDER BY t.slug COLLATE "C") AS slugs
+            FROM claims_statement_topics st JOIN claims_topic t ON t.id = st.topic_id {where_st} GROUP BY 1
+        ), responses AS (
+            SELECT l.from_statement_id AS statement_id, string_agg(t.public_id::text, '; ' ORDER BY l.id) AS ids
+            FROM claims_statementlink l JOIN claims_statement t ON t.id = l.to_statement_id
+            WHERE l.type = 'responds_to' {and_l} GROUP BY 1
+        )
+        UPDATE claims_statement s SET search_vector =
+            setweight(to_tsvector(claims_config(s.language), s.text), 'A')
+            || setweight(to_tsvector('claims_simple', coalesce(n.names, '')), 'B')
+            || setweight(to_tsvector(claims_config(s.language), coalesce(src.quotes, '')), 'C')
+            || setweight(to_tsvector('claims_simple', s.original_text), 'C')
+            || setweight(to_tsvector('claims_simple', coalesce(src.titles, '') || ' ' || s.context), 'D'),
+            export_speakers = coalesce(n.slugs, ''), export_speaker_roles = coalesce(n.roles, ''),
+            export_topics = coalesce(tp.slugs, ''), export_source_urls = coalesce(src.urls, ''),
+            export_quotes = coalesce(src.printed, ''), export_appearances = coalesce(src.appearances, '[]'),
+            export_responds_to = coalesce(r.ids, '')
+        FROM claims_statement s2
+        LEFT JOIN names n ON n.statement_id = s2.id
+        LEFT JOIN sources src ON src.statement_id = s2.id
+        LEFT JOIN topics tp ON tp.statement_id = s2.id
+        LEFT JOIN responses r ON r.statement_id = s2.id
+        WHERE s2.id = s.id {and_s}
+        """,
+        [ids] * 5 if ids is not None else [],
+    )

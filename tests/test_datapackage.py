@@ -8,7 +8,7 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from claims.models import Appearance, Claim, Review, Source, Statement, Status
+from claims.models import EXPORT_FIELDS, Appearance, Claim, Review, Source, Statement, Status, Topic
 from tests.factories import FactCheckerFactory, ReviewFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +154,85 @@ def test_bad_packages_are_rejected_with_line_numbers_and_nothing_written(
         call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
     assert message in str(error.value)
     assert not Statement.objects.exists() and not Appearance.objects.exists()
+
+
+def stored_documents():
+    columns = ", ".join(["search_vector", *EXPORT_FIELDS])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT public_id, {columns} FROM claims_statement ORDER BY public_id")
+        return cursor.fetchall()
+
+
+def test_imported_statements_are_indexed_as_the_triggers_index_them(archive, tmp_path):
+    """The import builds documents and export lists once, set-based: the same as the triggers build."""
+    export(tmp_path / "pkg")
+    wipe()
+    call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    imported = stored_documents()
+    assert all(row[1] for row in imported)  # every statement has a document
+    call_command("rebuild_search", stdout=io.StringIO())  # recomputed by the triggers, row by row
+    assert stored_documents() == imported
+    # The deferral ends with the import: edits are indexed at once again.
+    statement = Statement.objects.get(speaker_roles__speaker__slug="ahmad-al-mesmari")
+    statement.topics.clear()
+    statement.refresh_from_db()
+    assert statement.export_topics == ""
+
+
+def test_import_reads_in_batches_not_row_by_row(archive, tmp_path, monkeypatch):
+    """The number of queries grows with the number of batches, not of rows."""
+    from django.test.utils import CaptureQueriesContext
+
+    from claims import datapackage
+    from tests.factories import SpeakerFactory, StatementFactory
+
+    monkeypatch.setattr(datapackage, "BATCH", 1000)
+
+    def queries_to_import(path):
+        wipe()
+        with CaptureQueriesContext(connection) as ctx:
+            call_command("import_dataset", str(path), stdout=io.StringIO())
+        return len(ctx.captured_queries)
+
+    export(tmp_path / "small")
+    small = queries_to_import(tmp_path / "small")
+    call_command("import_dataset", str(tmp_path / "small"), stdout=io.StringIO())
+    speaker = SpeakerFactory()
+    for _ in range(60):
+        StatementFactory(status=Status.PUBLISHED, speakers=[speaker]).topics.add(Topic.objects.first())
+    export(tmp_path / "large")
+    assert queries_to_import(tmp_path / "large") == small
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        # Two sources citing each other.
+        (
+            lambda rows: [
+                rows[0],
+                rows[1][:9] + [rows[2][0]] + rows[1][10:],
+                rows[2][:9] + [rows[1][0]] + rows[2][10:],
+            ],
+            "this would make a citation cycle",
+        ),
+        (lambda rows: [rows[0], rows[1], rows[1]], "appears twice"),
+        (lambda rows: [rows[0], ["not-a-uuid", *rows[1][1:]]], "id 'not-a-uuid' is not a valid string"),
+    ],
+)
+def test_bad_sources_are_rejected(archive, tmp_path, mangle, message):
+    import csv
+
+    export(tmp_path / "pkg")
+    path = tmp_path / "pkg" / "sources.csv"
+    with path.open(encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][9] == "cites"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(mangle(rows))
+    wipe()
+    with pytest.raises(CommandError) as error:
+        call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    assert message in str(error.value)
+    assert "sources.csv line " in str(error.value)
+    assert not Source.objects.exists()

@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from claims.models import Speaker, Statement
+from claims.search import build_documents
 
 # Names are built from consonant-vowel syllables (some with a closing
 # consonant), diverse enough that 20,000 of them are told apart as real names are.
@@ -177,7 +178,7 @@ class Command(BaseCommand):
             self.cursor = cursor
             self.load(o)
             self.step("building search documents")
-            build_search_documents(cursor)
+            build_documents(cursor)
             # Triggers back on now: SET LOCAL would otherwise last until an enclosing
             # transaction ends (when this runs inside one, as under the tests).
             cursor.execute("SET LOCAL session_replication_role = DEFAULT")
@@ -518,73 +519,3 @@ class Command(BaseCommand):
             ],
             (review(i) for i in range(o["reviews"])),
         )
-
-
-def build_search_documents(cursor):
-    """Set-based equivalents of the triggers in migration 0005, for bulk loads."""
-    cursor.execute(
-        "UPDATE claims_speaker SET search_names = claims_normalize(name || ' ' || array_to_string(aliases, ' '))"
-    )
-    cursor.execute(
-        """
-        UPDATE claims_source s SET search_vector =
-            setweight(to_tsvector('claims_english', coalesce(s.title, '')), 'A')
-            || setweight(to_tsvector('claims_simple', regexp_replace(coalesce(s.url, ''), '[^[:alnum:]]+', ' ', 'g')), 'B')
-            || setweight(to_tsvector('claims_english', coalesce(s.description, '')), 'C')
-            || setweight(to_tsvector('claims_simple', coalesce(o.name, '')), 'D')
-        FROM claims_source s2 LEFT JOIN claims_outlet o ON o.id = s2.outlet_id
-        WHERE s2.id = s.id
-        """
-    )
-    cursor.execute(
-        """
-        WITH names AS (
-            SELECT ss.statement_id, string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names,
-                   string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id) AS slugs,
-                   string_agg(ss.role, '; ' ORDER BY ss.position, ss.id) AS roles
-            FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id GROUP BY 1
-        ), sources AS (
-            SELECT a.statement_id, string_agg(a.quote, ' ' ORDER BY a.is_first DESC, a.id) AS quotes,
-                   string_agg(coalesce(so.title, '') || ' ' || coalesce(o.name, ''), ' ' ORDER BY a.is_first DESC, a.id) AS titles,
-                   string_agg(so.url, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE so.url <> '') AS urls,
-                   string_agg(a.quote, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE a.quote <> '') AS printed,
-                   jsonb_agg(jsonb_build_object('source', so.public_id, 'url', so.url, 'quote', a.quote,
-                                                'is_first', a.is_first) ORDER BY a.is_first DESC, a.id) AS appearances
-            FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
-            LEFT JOIN claims_outlet o ON o.id = so.outlet_id GROUP BY 1
-        ), topics AS (
-            SELECT st.statement_id, string_agg(t.slug, '; ' ORDER BY t.slug COLLATE "C") AS slugs
-            FROM claims_statement_topics st JOIN claims_topic t ON t.id = st.topic_id GROUP BY 1
-        ), responses AS (
-            SELECT l.from_statement_id AS statement_id, string_agg(t.public_id::text, '; ' ORDER BY l.id) AS ids
-            FROM claims_statementlink l JOIN claims_statement t ON t.id = l.to_statement_id
-            WHERE l.type = 'responds_to' GROUP BY 1
-        )
-        UPDATE claims_statement s SET search_vector =
-            setweight(to_tsvector(claims_config(s.language), s.text), 'A')
-            || setweight(to_tsvector('claims_simple', coalesce(n.names, '')), 'B')
-            || setweight(to_tsvector(claims_config(s.language), coalesce(src.quotes, '')), 'C')
-            || setweight(to_tsvector('claims_simple', s.original_text), 'C')
-            || setweight(to_tsvector('claims_simple', coalesce(src.titles, '') || ' ' || s.context), 'D'),
-            export_speakers = coalesce(n.slugs, ''), export_speaker_roles = coalesce(n.roles, ''),
-            export_topics = coalesce(tp.slugs, ''), export_source_urls = coalesce(src.urls, ''),
-            export_quotes = coalesce(src.printed, ''), export_appearances = coalesce(src.appearances, '[]'),
-            export_responds_to = coalesce(r.ids, '')
-        FROM claims_statement s2
-        LEFT JOIN names n ON n.statement_id = s2.id
-        LEFT JOIN sources src ON src.statement_id = s2.id
-        LEFT JOIN topics tp ON tp.statement_id = s2.id
-        LEFT JOIN responses r ON r.statement_id = s2.id
-        WHERE s2.id = s.id
-        """
-    )
-    cursor.execute(
-        """
-        UPDATE claims_claim c SET
-            search_vector = setweight(to_tsvector('claims_english', c.text), 'A')
-                || setweight(to_tsvector('claims_english', coalesce(st.text, '')), 'B'),
-            normalized_text = claims_normalize(c.text)
-        FROM claims_claim c2 LEFT JOIN claims_statement st ON st.id = c2.statement_id
-        WHERE c2.id = c.id
-        """
-    )
