@@ -211,8 +211,8 @@ def test_import_reads_in_batches_not_row_by_row(archive, tmp_path, monkeypatch):
         (
             lambda rows: [
                 rows[0],
-                rows[1][:9] + [rows[2][0]] + rows[1][10:],
-                rows[2][:9] + [rows[1][0]] + rows[2][10:],
+                [*rows[1][:9], rows[2][0], *rows[1][10:]],
+                [*rows[2][:9], rows[1][0], *rows[2][10:]],
             ],
             "this would make a citation cycle",
         ),
