@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from . import exports, models, search
@@ -494,6 +495,36 @@ def _copy_text(value) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
+def _checked_fields(model, table: Table, exclude: set) -> list:
+    """The fields whose values reading the file did not already check: validators, lengths, choices."""
+    enforced = {c.name for c in table.columns if c.enum or c.type not in ("string", "array")}
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if f.name not in exclude
+        and f.editable
+        and not f.generated
+        and (f.validators or (f.choices and f.name not in enforced) or not f.blank)
+    ]
+
+
+def _clean_fields(obj, fields) -> None:
+    """Model.clean_fields() for these fields only; empty values are checked against blank=False."""
+    errors = {}
+    for field in fields:
+        raw = getattr(obj, field.attname)
+        if raw in field.empty_values:
+            if not field.blank:
+                errors[field.name] = [field.error_messages["blank" if raw == "" else "null"]]
+            continue
+        try:
+            setattr(obj, field.attname, field.clean(raw, obj))
+        except ValidationError as error:
+            errors[field.name] = error.error_list
+    if errors:
+        raise ValidationError(errors)
+
+
 def _batches(rows, size):
     batch = []
     for row in rows:
@@ -641,10 +672,17 @@ class _Writer:
             )
             for _, obj in new:
                 setattr(obj, name, related[getattr(obj, field.attname)])
-        exclude = [c.name for c in table.columns if c.ref] + ["topics", "evidence"]
+        exclude = {c.name for c in table.columns if c.ref} | {"topics", "evidence"}
+        if model.clean_fields is not Model.clean_fields:
+            checked = None  # the model adds to the field checks (speakers' aliases): all of them
+        else:
+            checked = _checked_fields(model, table, exclude)
         for row, obj in new:
             try:
-                obj.clean_fields(exclude=exclude)
+                if checked is None:
+                    obj.clean_fields(exclude=list(exclude))
+                else:
+                    _clean_fields(obj, checked)
                 obj.clean()
             except ValidationError as error:
                 self.report_error(table, row, error)
@@ -673,9 +711,7 @@ class _Writer:
                     buffer.write(str(obj.pk))
                     for field in fields:
                         buffer.write("\t")
-                        buffer.write(
-                            _copy_text(field.get_db_prep_save(getattr(obj, field.attname), connection))
-                        )
+                        buffer.write(_copy_text(getattr(obj, field.attname)))
                     buffer.write("\n")
                 buffer.seek(0)
                 columns = ", ".join(f'"{f.column}"' for f in [model._meta.pk, *fields])

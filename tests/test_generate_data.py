@@ -90,3 +90,20 @@ def test_bulk_built_documents_equal_what_the_triggers_build():
     bulk = snapshot()
     call_command("rebuild_search", stdout=io.StringIO())  # recomputed by the triggers
     assert snapshot() == bulk
+
+
+@pytest.mark.django_db(transaction=True)  # the exports read on connections of their own
+def test_dataset_benchmark_runs_end_to_end(tmp_path):
+    call_command("generate_data", *SMALL, stdout=io.StringIO())
+    output = tmp_path / "datasets.md"
+    out = io.StringIO()
+    call_command("bench_datasets", "--repeat", "1", "--output", str(output), stdout=out)
+    report = output.read_text()
+    assert "| statements CSV | " in report and "| ClaimReview JSON Lines | " in report
+    assert "statements/s" in report
+    published = Statement.objects.filter(status__in=["published", "retracted"]).count()
+    assert f"statements CSV: {published:,} records" in out.getvalue()
+    # The scratch database is gone.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_database WHERE datname LIKE '%%_bench_import'")
+        assert cursor.fetchone()[0] == 0
