@@ -571,6 +571,8 @@ class _Writer:
 
     def write(self, table: Table, rows) -> None:
         self.ids.setdefault(table.name, {})
+        # Into an empty table every row is new: no need to look for existing ones.
+        self.empty = not table.model._default_manager.exists()
         self.unchanged[table.name], self.updated[table.name] = set(), set()
         written = []
         for batch in _batches(rows, BATCH):
@@ -653,6 +655,8 @@ class _Writer:
         return values
 
     def existing(self, table: Table, batch: list[dict], values: list[dict]) -> list:
+        if self.empty:
+            return [None] * len(batch)
         manager = table.model._default_manager
         if table.identified:
             found = {str(o.public_id): o for o in manager.filter(public_id__in=[r["id"] for r in batch])}
