@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "simple_history",
+    "axes",
     "claims",
 ]
 
@@ -81,7 +82,22 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the logged-in user as the author of every history entry.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Refuses logins from where too many have failed (django-axes); last, as it asks.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Brute force: after AXES_FAILURE_LIMIT failed logins for one username from one
+# address, that pair is locked out (429) for AXES_COOLOFF_MINUTES; a successful
+# login resets the count. Attempts are recorded in the database (admin: Axes).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.getenv("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.getenv("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "project.urls"
 
