@@ -34,14 +34,16 @@ def create_groups(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
     perms = Permission.objects.filter(content_type__app_label="claims")
 
-    editor_codenames = [f"{action}_{model}" for model in CURATED for action in ("view", "add", "change")]
-    editor_codenames += [f"delete_{model}" for model in EDITOR_DELETABLE]
-    publisher_codenames = editor_codenames + [f"delete_{model}" for model in CURATED] + PUBLISH
+    for name, codenames in group_codenames().items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(perms.filter(codename__in=codenames))
 
-    editors, _ = Group.objects.get_or_create(name="editors")
-    editors.permissions.set(perms.filter(codename__in=editor_codenames))
-    publishers, _ = Group.objects.get_or_create(name="publishers")
-    publishers.permissions.set(perms.filter(codename__in=publisher_codenames))
+
+def group_codenames() -> dict[str, list[str]]:
+    """The permissions of each group (also used by tests that rebuild the groups after a flush)."""
+    editor = [f"{action}_{model}" for model in CURATED for action in ("view", "add", "change")]
+    editor += [f"delete_{model}" for model in EDITOR_DELETABLE]
+    return {"editors": editor, "publishers": editor + [f"delete_{model}" for model in CURATED] + PUBLISH}
 
 
 class Migration(migrations.Migration):
