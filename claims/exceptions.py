@@ -4,11 +4,11 @@ database errors that bad or conflicting input can still reach."""
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.serializers import as_serializer_error
 
 
@@ -57,6 +57,10 @@ class ExceptionHandler(StandardExceptionHandler):
                 f"Cannot delete: still referenced by {describe_references(objects)}. "
                 "Evidence is kept; retract it instead, or remove the references first."
             )
+        if isinstance(exc, DataError):
+            # A value that passed validation but not the database's range (an extreme date, say).
+            reason = str(exc).splitlines()[0]
+            return ParseError(f"A value in the request is outside what can be stored or compared: {reason}.")
         if isinstance(exc, IntegrityError):
             # Validation runs first, so this is a race with another write.
             return Conflict(

@@ -5,12 +5,14 @@ slug that names nothing is a 400 naming the parameter, never an empty list
 that looks like an answer.
 """
 
+import datetime
 import uuid
 
 import django_filters as filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from . import models, search
@@ -18,46 +20,66 @@ from .models import ALWAYS, NEVER
 from .pagination import SortKey, ordering
 from .search import MAX_QUERY_LENGTH
 
+# Every error a reference filter raises, by code (the OpenAPI schema lists the codes).
+REF_ERRORS = {
+    "invalid": "%(value)r is not a valid id (a UUID).",
+    "not_found": "No %(model)s with id or slug %(value)r.",
+    "too_long": "Ensure each value has at most 200 characters.",
+    "too_many": "Give at most 50 values.",
+}
+
 
 class RefField(forms.CharField):
     """A record named by public UUID or (where it has one) slug."""
 
+    default_error_messages = REF_ERRORS
+
     def __init__(self, *, model, slug_field=None, **kwargs):
         self.model, self.slug_field = model, slug_field
-        super().__init__(max_length=200, **kwargs)
+        super().__init__(**kwargs)
 
     def clean(self, value):
         value = super().clean(value)
         if value in self.empty_values:
             return None
+        if len(value) > 200:
+            raise forms.ValidationError(self.error_messages["too_long"], code="too_long")
         try:
             lookup = {"public_id": uuid.UUID(value)}
         except ValueError:
             if not self.slug_field:
-                raise forms.ValidationError(f"{value!r} is not a valid id (a UUID).") from None
+                raise forms.ValidationError(
+                    self.error_messages["invalid"], code="invalid", params={"value": value}
+                ) from None
             lookup = {self.slug_field: value}
         obj = self.model._default_manager.filter(**lookup).first()
         if obj is None:
-            raise forms.ValidationError(f"No {self.model._meta.verbose_name} with id or slug {value!r}.")
+            raise forms.ValidationError(
+                self.error_messages["not_found"],
+                code="not_found",
+                params={"model": self.model._meta.verbose_name, "value": value},
+            )
         return obj
 
 
 class MultipleRefField(forms.Field):
     widget = forms.SelectMultiple
+    default_error_messages = REF_ERRORS
 
     def __init__(self, *, model, slug_field=None, **kwargs):
-        self.single = RefField(model=model, slug_field=slug_field)
+        self.single = RefField(model=model, slug_field=slug_field, required=False)
         super().__init__(**kwargs)
 
     def clean(self, value):
         values = [v for v in (value or []) if v]
         if not values:
             if self.required:
-                raise forms.ValidationError("This field is required.")
+                raise forms.ValidationError(self.error_messages["required"], code="required")
             return []
         if len(values) > 50:
-            raise forms.ValidationError("Give at most 50 values.")
-        return [self.single.clean(v) for v in values]
+            raise forms.ValidationError(self.error_messages["too_many"], code="too_many")
+        # Values of only white space name nothing and are left out, like empty ones.
+        return [obj for obj in map(self.single.clean, values) if obj is not None]
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string"}})
@@ -104,8 +126,25 @@ def search_filter(function):
     )
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, converted to UTC here: PostgreSQL refuses offsets beyond ±15:59."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 def updated_since():
-    return filters.IsoDateTimeFilter(
+    return UtcDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text="Only records changed at or after this ISO 8601 time.",

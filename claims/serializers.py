@@ -12,7 +12,7 @@ import uuid
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.settings import api_settings
@@ -25,7 +25,9 @@ TEXT_MAX = 20_000
 NOTE_MAX = 5_000
 
 
-@extend_schema_field({"type": "string", "description": "Public id (UUID), or slug where the record has one."})
+REF_SCHEMA = {"type": "string", "description": "Public id (UUID), or slug where the record has one."}
+
+
 class PublicRef(serializers.RelatedField):
     """A related record given by its public UUID, or by its slug where it has one."""
 
@@ -40,7 +42,7 @@ class PublicRef(serializers.RelatedField):
 
     def to_internal_value(self, data):
         model = self.get_queryset().model._meta.verbose_name
-        if not isinstance(data, str) or not data or len(data) > 200:
+        if not isinstance(data, str) or not data or len(data) > 200 or "\x00" in data:
             self.fail("invalid", model=model, slug=" or its slug" if self.slug_field else "")
         try:
             lookup = {"public_id": uuid.UUID(data)}
@@ -55,6 +57,35 @@ class PublicRef(serializers.RelatedField):
 
     def to_representation(self, value):
         return str(value.public_id)
+
+
+class NestedRef(PublicRef):
+    """Written as a public id (or slug); read as the related record's brief representation."""
+
+    def __init__(self, *, representation, **kwargs):
+        self.representation = representation
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return self.representation(value, context=self.context).data
+
+
+class PublicRefExtension(OpenApiSerializerFieldExtension):
+    target_class = PublicRef
+
+    def map_serializer_field(self, auto_schema, direction):
+        return dict(REF_SCHEMA)
+
+
+class NestedRefExtension(OpenApiSerializerFieldExtension):
+    """The schema says so too: a string in requests, the brief record in responses."""
+
+    target_class = NestedRef
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return dict(REF_SCHEMA)
+        return auto_schema.resolve_serializer(self.target.representation, direction).ref
 
 
 class ModelValidationMixin:
@@ -147,7 +178,7 @@ class OutletBriefSerializer(serializers.ModelSerializer):
 
 class SourceBriefSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    outlet = OutletBriefSerializer(read_only=True)
+    outlet = OutletBriefSerializer(read_only=True, allow_null=True)
     label = serializers.CharField(source="__str__", read_only=True)
 
     class Meta:
@@ -276,10 +307,19 @@ class SpeakerSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSeria
 
 
 class SourceSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSerializer):
-    outlet = PublicRef(
-        queryset=models.Outlet.objects.all(), slug_field="slug", required=False, allow_null=True
+    outlet = NestedRef(
+        representation=OutletBriefSerializer,
+        queryset=models.Outlet.objects.all(),
+        slug_field="slug",
+        required=False,
+        allow_null=True,
     )
-    cites = PublicRef(queryset=models.Source.objects.all(), required=False, allow_null=True)
+    cites = NestedRef(
+        representation=SourceBriefSerializer,
+        queryset=models.Source.objects.all(),
+        required=False,
+        allow_null=True,
+    )
     description = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
     label = serializers.CharField(source="__str__", read_only=True)
     cited_by = serializers.SerializerMethodField()
@@ -303,12 +343,6 @@ class SourceSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSerial
 
     def get_cited_by(self, obj) -> list[uuid.UUID]:
         return [s.public_id for s in obj.cited_by.all()]
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["outlet"] = OutletBriefSerializer(instance.outlet).data if instance.outlet else None
-        data["cites"] = SourceBriefSerializer(instance.cites).data if instance.cites else None
-        return data
 
 
 # ---------------------------------------------------------------- statements
@@ -376,6 +410,7 @@ class StatementSerializer(AuditMixin, serializers.ModelSerializer):
     linked_from = IncomingLinkSerializer(source="incoming_links", many=True, read_only=True)
     claims = ClaimBriefSerializer(many=True, read_only=True)
     said_on_display = serializers.CharField(read_only=True)
+    said_until = serializers.DateField(read_only=True, allow_null=True)  # empty when the date is unknown
 
     class Meta:
         model = models.Statement

@@ -147,7 +147,10 @@ class CuratedViewSet(viewsets.ModelViewSet):
 
     def finalize_response(self, request, response, *args, **kwargs):
         # An export streams its own body; anything else it answers (an error) is JSON.
-        if self.action == "export" and isinstance(response, Response):
+        exporting = self.action == "export" or isinstance(
+            getattr(request, "accepted_renderer", None), ExportRenderer
+        )
+        if exporting and isinstance(response, Response):
             request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
 

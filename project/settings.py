@@ -100,6 +100,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
 ROOT_URLCONF = "project.urls"
+CSRF_FAILURE_VIEW = "project.urls.csrf_failure"
 
 TEMPLATES = [
     {
@@ -237,7 +238,10 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode429Enum": f"{_ERROR_ENUMS}.ErrorCode429Enum.choices",
         "ErrorCode500Enum": f"{_ERROR_ENUMS}.ErrorCode500Enum.choices",
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "claims.schema.list_index_attrs",
+    ],
 }
 
 # API tokens are stored hashed (knox), expire, and can be revoked in the admin.

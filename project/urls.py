@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse
 from django.urls import include, path, re_path
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -42,6 +43,13 @@ def handler403(request, exception=None):
     return defaults.permission_denied(request, exception)
 
 
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: JSON on /api/ paths (the API's views check CSRF themselves)."""
+    if request.path.startswith("/api/"):
+        return _api_error(403, "permission_denied", f"CSRF check failed: {reason}")
+    return csrf.csrf_failure(request, reason)
+
+
 def handler404(request, exception=None):
     if request.path.startswith("/api/"):
         return _api_error(404, "not_found", "No such resource.")
@@ -65,5 +73,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
     # Unknown API paths get a JSON 404 even with DEBUG on.
-    re_path(r"^api/", handler404),
+    re_path(r"^api/", csrf_exempt(handler404)),
 ]
