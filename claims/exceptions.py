@@ -4,7 +4,7 @@ database errors that bad or conflicting input can still reach."""
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
 from rest_framework import status
@@ -16,6 +16,13 @@ class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
+
+
+class DatabaseUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable at the moment; nothing was changed. Try again shortly."
+    default_code = "database_unavailable"
+    wait = 5  # seconds, sent as Retry-After
 
 
 class Conflict(APIException):
@@ -57,6 +64,9 @@ class ExceptionHandler(StandardExceptionHandler):
                 f"Cannot delete: still referenced by {describe_references(objects)}. "
                 "Evidence is kept; retract it instead, or remove the references first."
             )
+        if isinstance(exc, OperationalError | InterfaceError):
+            # The database is down or restarting: a clear 503, and the transaction rolled back.
+            return DatabaseUnavailable()
         if isinstance(exc, DataError):
             # A value that passed validation but not the database's range (an extreme date, say).
             reason = str(exc).splitlines()[0]

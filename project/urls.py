@@ -1,5 +1,7 @@
+import sys
+
 from django.contrib import admin
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views import csrf, defaults
@@ -57,6 +59,11 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        # The database is down (raised before a view could answer, e.g. in a middleware).
+        response = _api_error(503, "database_unavailable", "The database is unavailable; try again shortly.")
+        response["Retry-After"] = "5"
+        return response
     if request.path.startswith("/api/"):
         return _api_error(500, "error", "Something went wrong on our side; it has been logged.")
     return defaults.server_error(request)

@@ -227,3 +227,37 @@ def test_oversized_body_is_a_413(admin_api, settings):
     assert response.status_code == 413
     assert errors(response)[None].startswith("The request body is larger than")
     assert not Claim.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_down_is_a_503_in_json_and_recovers(monkeypatch):
+    """With the database unreachable (a real connection attempt to a port nobody listens on),
+    the API answers 503 JSON with Retry-After, not a traceback; once it is back, it answers again."""
+    import socket
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    with socket.socket() as probe:  # a free port: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    real = connection.get_connection_params
+
+    def unreachable():
+        return {**real(), "host": "127.0.0.1", "port": dead_port}
+
+    # Server errors are signalled like Django's own; the test client would re-raise them.
+    client = APIClient(raise_request_exception=False)
+    connection.close()
+    monkeypatch.setattr(connection, "get_connection_params", unreachable)
+    for url in ("/api/v1/statements/", "/api/v1/speakers/erdogan/"):
+        response = client.get(url)
+        assert response.status_code == 503, url
+        assert response["Content-Type"] == "application/json"
+        assert response["Retry-After"] == "5"
+        assert response.json()["errors"][0]["code"] == "database_unavailable"
+    assert client.get("/healthz").status_code == 503
+    monkeypatch.undo()
+    connection.close()
+    assert client.get("/api/v1/statements/").status_code == 200
+    assert client.get("/healthz").status_code == 200
