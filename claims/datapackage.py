@@ -385,39 +385,50 @@ def _read(directory: Path, table: Table, problems: list[str]) -> list[dict]:
     if not path.exists():
         problems.append(f"{path.name}: missing")
         return []
-    rows = []
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
-        header = next(reader, [])
-        expected = [c.name for c in table.columns]
-        if header != expected:
-            problems.append(f"{path.name}: the header should be {','.join(expected)}")
+        try:
+            return _read_rows(path, table, problems, reader)
+        except UnicodeDecodeError:
+            # Text is decoded ahead in blocks: the bad byte is at or after this line.
+            problems.append(
+                f"{path.name} near line {reader.line_num + 1}: not UTF-8 text; save the file as UTF-8"
+            )
             return []
-        for line, cells in enumerate(reader, 2):
-            if len(cells) != len(expected):
-                problems.append(f"{path.name} line {line}: {len(cells)} cells, expected {len(expected)}")
+
+
+def _read_rows(path: Path, table: Table, problems: list[str], reader) -> list[dict]:
+    rows = []
+    header = next(reader, [])
+    expected = [c.name for c in table.columns]
+    if header != expected:
+        problems.append(f"{path.name}: the header should be {','.join(expected)}")
+        return []
+    for line, cells in enumerate(reader, 2):
+        if len(cells) != len(expected):
+            problems.append(f"{path.name} line {line}: {len(cells)} cells, expected {len(expected)}")
+            continue
+        row = {}
+        for column, cell in zip(table.columns, cells, strict=True):
+            if column.required and cell == "":
+                problems.append(f"{path.name} line {line}: {column.name} is required")
                 continue
-            row = {}
-            for column, cell in zip(table.columns, cells, strict=True):
-                if column.required and cell == "":
-                    problems.append(f"{path.name} line {line}: {column.name} is required")
-                    continue
-                if column.enum and cell and cell not in column.enum:
-                    problems.append(
-                        f"{path.name} line {line}: {column.name} {cell!r} is not one of {', '.join(column.enum)}"
-                    )
-                    continue
-                if "\x00" in cell:
-                    problems.append(f"{path.name} line {line}: {column.name} contains a NUL character")
-                    continue
-                try:
-                    row[column.name] = _parse(cell, column)
-                except (ValueError, ArithmeticError) as error:
-                    problems.append(
-                        f"{path.name} line {line}: {column.name} {cell[:40]!r} is not a valid {column.type} ({error})"
-                    )
-            row["_line"] = line
-            rows.append(row)
+            if column.enum and cell and cell not in column.enum:
+                problems.append(
+                    f"{path.name} line {line}: {column.name} {cell!r} is not one of {', '.join(column.enum)}"
+                )
+                continue
+            if "\x00" in cell:
+                problems.append(f"{path.name} line {line}: {column.name} contains a NUL character")
+                continue
+            try:
+                row[column.name] = _parse(cell, column)
+            except (ValueError, ArithmeticError) as error:
+                problems.append(
+                    f"{path.name} line {line}: {column.name} {cell[:40]!r} is not a valid {column.type} ({error})"
+                )
+        row["_line"] = line
+        rows.append(row)
     return rows
 
 
