@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test fuzz lint format check-migrations schema db-stop clean
+.PHONY: run test fuzz load-test lint format check-migrations schema db-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(VENV)/.installed-dev
 ## Fuzz the API from its OpenAPI schema with many more examples per operation than the suite
 fuzz: $(VENV)/.installed-dev
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
+
+## Load and fault test: gunicorn (production settings), 32 clients for 60 s, the database restarted
+load-test: $(VENV)/.installed
+	$(BIN)/python manage.py load_test --clients 32 --seconds 60 --fault
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -21,7 +21,9 @@ def test_deeply_nested_json_is_a_400(admin_api):
 
 
 def test_truncated_json_is_a_400(admin_api):
-    response = admin_api.generic("POST", f"{API}/claims/", '{"text": "cut off', content_type="application/json")
+    response = admin_api.generic(
+        "POST", f"{API}/claims/", '{"text": "cut off', content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "parse_error"
     assert not Claim.objects.exists()

