@@ -22,7 +22,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from . import exports, models, search
-from .imports import ImportRejected, Report
+from .imports import ImportRejected, Report, check_size
 from .services import record_missing_history
 
 SCHEMA_VERSION = "1"
@@ -384,6 +384,11 @@ def _read(directory: Path, table: Table, problems: list[str]) -> list[dict]:
     path = directory / f"{table.name}.csv"
     if not path.exists():
         problems.append(f"{path.name}: missing")
+        return []
+    try:
+        check_size(path)
+    except ImportRejected as rejected:
+        problems.extend(rejected.problems)
         return []
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f)

@@ -13,12 +13,15 @@ import datetime
 import io
 import json
 import re
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils.text import slugify
@@ -36,6 +39,31 @@ class ImportRejected(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+def check_size(path: Path) -> None:
+    """Refuse a file larger than IMPORT_MAX_BYTES before reading any of it."""
+    size, limit = path.stat().st_size, settings.IMPORT_MAX_BYTES
+    if size > limit:
+        raise ImportRejected(
+            [
+                f"{path.name}: {size:,} bytes, more than the {limit:,} an import reads (IMPORT_MAX_BYTES); split it"
+            ]
+        )
+
+
+def read_import_file(file: str) -> str:
+    """The text of an import file, or of standard input for "-": UTF-8, at most IMPORT_MAX_BYTES."""
+    if file != "-":
+        path = Path(file)
+        check_size(path)
+        return path.read_text(encoding="utf-8")
+    text = sys.stdin.read(settings.IMPORT_MAX_BYTES + 1)
+    if len(text) > settings.IMPORT_MAX_BYTES:
+        raise ImportRejected(
+            [f"standard input: more than the {settings.IMPORT_MAX_BYTES:,} bytes an import reads"]
+        )
+    return text
 
 
 @dataclass

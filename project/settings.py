@@ -263,6 +263,8 @@ CORS_EXPOSE_HEADERS = ["ETag", "Retry-After"]
 
 # The licence written into exported data packages.
 DATASET_LICENSE = os.getenv("DATASET_LICENSE", "CC-BY-4.0")
+# The largest file an import reads (each CSV of a data package counts on its own).
+IMPORT_MAX_BYTES = int(os.getenv("IMPORT_MAX_BYTES", str(2 * 1024**3)))
 
 LOGGING = {
     "version": 1,

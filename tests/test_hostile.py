@@ -92,3 +92,23 @@ def test_wrong_encoding_in_a_data_package_is_refused(tmp_path):
         call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
     assert "statements.csv" in str(error.value) and "UTF-8" in str(error.value)
     assert Statement.objects.count() == before
+
+
+@pytest.mark.parametrize("command", ["import_statements", "import_claimreview"])
+def test_a_file_over_the_import_limit_is_refused_before_reading(tmp_path, settings, command):
+    settings.IMPORT_MAX_BYTES = 1000
+    path = tmp_path / "huge.jsonl"
+    path.write_text('{"text": "x"}\n' * 500, encoding="utf-8")
+    with pytest.raises(CommandError) as error:
+        call_command(command, str(path), stdout=io.StringIO())
+    assert "more than the 1,000 an import reads (IMPORT_MAX_BYTES)" in str(error.value)
+    assert not Statement.objects.exists() and not Claim.objects.exists()
+
+
+def test_a_data_package_file_over_the_limit_is_refused(tmp_path, settings):
+    call_command("loaddata", "seed", verbosity=0)
+    call_command("export_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    settings.IMPORT_MAX_BYTES = 2000
+    with pytest.raises(CommandError) as error:
+        call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    assert "statements.csv:" in str(error.value) and "IMPORT_MAX_BYTES" in str(error.value)

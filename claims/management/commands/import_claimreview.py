@@ -1,10 +1,9 @@
 import sys
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from claims.imports import ImportRejected, import_claimreviews
+from claims.imports import ImportRejected, import_claimreviews, read_import_file
 from claims.models import Status
 
 
@@ -28,9 +27,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, status, skip_invalid, **options):
         try:
-            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+            text = read_import_file(file)
         except (OSError, UnicodeDecodeError) as error:
             raise CommandError(f"Cannot read {file}: {error}") from None
+        except ImportRejected as rejected:
+            raise CommandError("Nothing was imported:\n" + "\n".join(rejected.problems)) from None
         quiet = not sys.stderr.isatty()
         try:
             report = import_claimreviews(
