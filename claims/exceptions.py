@@ -20,7 +20,9 @@ class PayloadTooLarge(APIException):
 
 class DatabaseUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The database is unavailable at the moment; nothing was changed. Try again shortly."
+    default_detail = (
+        "The database is unavailable at the moment; the request was not carried out. Try again shortly."
+    )
     default_code = "database_unavailable"
     wait = 5  # seconds, sent as Retry-After
 

@@ -272,10 +272,13 @@ class CuratedViewSet(viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        # The answer is read inside the transaction: a write is either acknowledged with 201 or
+        # not applied (the load test found writes saved but answered 503 when the database
+        # went away between the commit and the read).
         with transaction.atomic():
             instance = serializer.save(created_by=request.user, updated_by=request.user)
-        instance = self.get_queryset().get(pk=instance.pk)
-        data = self.serializer_class(instance, context=self.get_serializer_context()).data
+            instance = self.get_queryset().get(pk=instance.pk)
+            data = self.serializer_class(instance, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"ETag": etag(instance)})
 
     # ---- history

@@ -261,3 +261,20 @@ def test_database_down_is_a_503_in_json_and_recovers(monkeypatch):
     connection.close()
     assert client.get("/api/v1/statements/").status_code == 200
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_write_whose_answer_cannot_be_read_is_not_applied(admin_api, monkeypatch):
+    """The answer to a create is read inside its transaction: if the database fails while it is
+    read, the write is rolled back and the client told so (503), never saved but unacknowledged."""
+    from django.db import OperationalError
+
+    from claims import serializers
+
+    def fail(self):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(serializers.ClaimSerializer, "data", property(fail))
+    admin_api.raise_request_exception = False
+    response = admin_api.post(f"{API}/claims/", {"text": "Written but not answered."}, format="json")
+    assert response.status_code == 503
+    assert not Claim.objects.exists()
