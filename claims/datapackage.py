@@ -562,6 +562,7 @@ class _Writer:
         self.unchanged: dict[str, set[int]] = {}  # table -> pks left as they were (so far)
         self.updated: dict[str, set[int]] = {}
         self.statements: set[int] = set()  # whose documents need building
+        self.empty = False  # whether the table being written had no rows before
         self._topics: dict[str, int] | None = None
 
     def problem(self, table: Table, row: dict, message: str) -> None:

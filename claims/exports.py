@@ -1,7 +1,9 @@
 """Dataset formats: querysets in, rows and records out; used by the API and the commands.
 
-Every function here streams: it iterates the queryset in chunks (related rows
-prefetched per chunk) and yields, so memory stays flat whatever the size.
+Everything here streams, so memory stays flat whatever the size. Statements
+and ClaimReview are written by PostgreSQL itself (``COPY ... TO STDOUT`` of
+the queryset's ids, see ``copy_to_stdout``); claims are built in Python from
+the queryset read in chunks, related rows prefetched per chunk.
 """
 
 import contextlib
@@ -114,8 +116,13 @@ COPY (
 """
 
 
+def selected_ids(queryset: QuerySet) -> tuple[str, tuple]:
+    """The SQL (and its parameters) selecting the ids of a filtered queryset, to embed in a COPY."""
+    return queryset.order_by().values("pk").query.sql_with_params()
+
+
 def _copy_statements(template: str, statements: QuerySet) -> Iterator[bytes]:
-    ids_sql, params = statements.order_by().values("pk").query.sql_with_params()
+    ids_sql, params = selected_ids(statements)
     return copy_to_stdout(template.format(ids=ids_sql), params)
 
 
@@ -337,7 +344,7 @@ def claimreview_sql(ids_sql: str) -> str:
 
 
 def _claimreviews_copy(reviews: QuerySet) -> tuple[str, tuple]:
-    ids_sql, params = reviews.order_by().values("pk").query.sql_with_params()
+    ids_sql, params = selected_ids(reviews)
     return f"COPY ({claimreview_sql(ids_sql)}) TO STDOUT WITH ({JSONL_COPY_OPTIONS})", params
 
 

@@ -9,6 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from claims.exceptions import DatabaseUnavailable
+
 
 @require_GET
 def healthz(request):
@@ -61,8 +63,8 @@ def handler404(request, exception=None):
 def handler500(request):
     if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
         # The database is down (raised before a view could answer, e.g. in a middleware).
-        response = _api_error(503, "database_unavailable", "The database is unavailable; try again shortly.")
-        response["Retry-After"] = "5"
+        response = _api_error(503, DatabaseUnavailable.default_code, DatabaseUnavailable.default_detail)
+        response["Retry-After"] = str(DatabaseUnavailable.wait)
         return response
     if request.path.startswith("/api/"):
         return _api_error(500, "error", "Something went wrong on our side; it has been logged.")

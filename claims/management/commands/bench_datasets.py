@@ -70,7 +70,7 @@ class Command(BaseCommand):
             raise CommandError("No statements: run generate_data first.")
         self.stdout.write(f"{total:,} statements in the database")
         rows, memory = [], {"before": rss_mb()}
-        ids_sql, params = statements.order_by().values("pk").query.sql_with_params()
+        ids_sql, params = exports.selected_ids(statements)
         own_columns = (
             "s.public_id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language, "
             "s.said_on, s.said_on_precision, s.place, s.context, s.created_at, s.updated_at"
@@ -91,7 +91,7 @@ class Command(BaseCommand):
             )
 
         reviews = models.Review.objects.public().filter(claim__in=models.Claim.objects.public())
-        ids_sql, params = reviews.order_by().values("pk").query.sql_with_params()
+        ids_sql, params = exports.selected_ids(reviews)
         review_rows = f"COPY (SELECT r.* FROM claims_review r WHERE r.id IN ({ids_sql}) ORDER BY r.id) TO STDOUT WITH (FORMAT csv)"
         joined = f"""COPY (
             SELECT r.public_id, r.rating_text, r.rating_value, r.best_rating, r.worst_rating, r.url, r.published_on,
