@@ -10,8 +10,9 @@ import uuid
 
 import django_filters as filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
@@ -243,11 +244,15 @@ class SourceFilterSet(CuratedFilterSet):
         fields = []
 
 
+# What the date orderings sort by (undated statements last either way), as
+# their indexes hold it: newest first, oldest first.
+SAID_SORTS = (Coalesce("said_on", NEVER), Coalesce("said_on", ALWAYS))
+
+
 def _said_orderings():
     return {
-        # Undated statements sort last either way.
-        "-said_on": ordering(SortKey("said_sort", True, Coalesce("said_on", NEVER))),
-        "said_on": ordering(SortKey("said_sort", False, Coalesce("said_on", ALWAYS))),
+        "-said_on": ordering(SortKey("said_sort", True, SAID_SORTS[0])),
+        "said_on": ordering(SortKey("said_sort", False, SAID_SORTS[1])),
         **CuratedFilterSet.ORDERINGS,
         "-created_at": ordering(SortKey("created_at", descending=True)),
         "created_at": ordering(SortKey("created_at")),
@@ -285,12 +290,11 @@ class StatementFilterSet(CuratedFilterSet):
     )
     language = filters.CharFilter(field_name="language", lookup_expr="iexact", max_length=35)
     said_after = filters.DateFilter(
-        field_name="said_until",
-        lookup_expr="gte",
+        method="filter_said_after",
         help_text="Said on or after this date (a month- or year-precision date counts as its whole period).",
     )
     said_before = filters.DateFilter(
-        field_name="said_on", lookup_expr="lte", help_text="Said on or before this date (inclusive)."
+        method="filter_said_before", help_text="Said on or before this date (inclusive)."
     )
     status = filters.ChoiceFilter(choices=models.Status.choices, field_name="status", lookup_expr="exact")
     responds_to = RefFilter(
@@ -308,6 +312,20 @@ class StatementFilterSet(CuratedFilterSet):
         return qs.filter(
             Exists(models.StatementSpeaker.objects.filter(statement=OuterRef("pk"), speaker__in=value))
         )
+
+    # The date filters also bound the sort expressions of the date orderings
+    # (the expressions their indexes hold), so that a page of a date range is
+    # an index range scan instead of a walk from the newest statement. The
+    # bounds are implied by the filter itself: a period starts at most
+    # LONGEST_PERIOD before it ends.
+    def filter_said_after(self, qs, name, value):
+        earliest_start = value - models.LONGEST_PERIOD
+        bounds = (GreaterThanOrEqual(sort, Value(earliest_start)) for sort in SAID_SORTS)
+        return qs.filter(*bounds, said_until__gte=value, said_on__gte=earliest_start)
+
+    def filter_said_before(self, qs, name, value):
+        bounds = (LessThanOrEqual(sort, Value(value)) for sort in SAID_SORTS)
+        return qs.filter(*bounds, said_on__lte=value)
 
     def filter_affiliation(self, qs, name, value):
         # Unknown affiliation dates are open-ended; the statement's period

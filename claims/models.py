@@ -33,6 +33,9 @@ SLUG = RegexValidator(r"^[-a-z0-9]+\Z", "Use lowercase letters, digits and hyphe
 # indexes below, whose expressions must match the orderings exactly).
 NEVER = models.Value(datetime.date(1, 1, 1), output_field=models.DateField())
 ALWAYS = models.Value(datetime.date(9999, 12, 31), output_field=models.DateField())
+# The longest period a date may stand for (a year-precision date): its start is
+# at most this long before its end.
+LONGEST_PERIOD = datetime.timedelta(days=366)
 
 # A statement may be logged the day it is said in another time zone.
 FUTURE_TOLERANCE = datetime.timedelta(days=1)

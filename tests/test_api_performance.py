@@ -1,5 +1,7 @@
 """Structural guarantees behind the API's speed: query counts that do not grow, no COUNT(*)."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -140,3 +142,51 @@ def test_statement_list_pages_walk_an_index(ordering, index):
     )[:51]
     plan = explain(later_page)
     assert index in plan and "Index Cond" in plan
+
+
+def list_queryset(query: str, user=None):
+    """The statements list's page query for ``?query``, as the view builds it."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from claims.views import StatementViewSet
+
+    django_request = RequestFactory().get(f"{API}/statements/?{query}")
+    django_request.user = user or AnonymousUser()
+    view = StatementViewSet(action="list", request=Request(django_request), format_kwarg=None, kwargs={})
+    return view.filter_queryset(view.get_queryset())[:51]
+
+
+@pytest.mark.parametrize(
+    ("query", "seek"),
+    [
+        # A date range seeks into the ordering's index instead of walking it from the newest.
+        ("said_after=2020-01-01&said_before=2020-06-30", "Index Scan using statement_said_desc"),
+        ("said_before=2016-01-01", "Index Scan using statement_said_desc"),
+        ("ordering=said_on&said_after=2020-01-01", "Index Scan using statement_said_asc"),
+    ],
+)
+def test_date_filters_seek_in_the_ordering_index(query, seek):
+    make_rows("statements", 3)
+    plan = explain(list_queryset(query))
+    assert seek in plan
+    index_scan = plan[plan.index(seek) :]
+    assert re.search(r"Index Cond: \(+COALESCE\(said_on", index_scan), plan
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("speaker=s1", "speaker"),
+        ("topic=t1", "topic"),
+        ("speaker=s1&topic=t1&said_after=2019-01-01", "speaker"),
+    ],
+)
+def test_relation_filters_use_an_index(query, index):
+    make_rows("statements", 3)
+    SpeakerFactory(slug="s1")
+    TopicFactory(slug="t1")
+    plan = explain(list_queryset(query))
+    assert "Seq Scan" not in plan
+    assert f"{index}_id = " in plan, plan
