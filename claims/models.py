@@ -61,9 +61,11 @@ class CuratedQuerySet(models.QuerySet):
 
 
 class StatusQuerySet(CuratedQuerySet):
+    PUBLIC_STATUSES = (Status.PUBLISHED, Status.RETRACTED)
+
     def public(self):
         """What anonymous users may see: published and retracted, never drafts."""
-        return self.filter(status__in=[Status.PUBLISHED, Status.RETRACTED])
+        return self.filter(status__in=self.PUBLIC_STATUSES)
 
     def published(self):
         return self.filter(status=Status.PUBLISHED)

@@ -15,7 +15,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from . import exports, filters, models, search, serializers
+from . import exports, filters, models, representations, search, serializers
 from .exceptions import PreconditionFailed, PreconditionRequired
 from .pagination import SortKey, apply_ordering, ordering
 from .permissions import is_publisher
@@ -192,10 +192,14 @@ class CuratedViewSet(viewsets.ModelViewSet):
     def search_term(self) -> str:
         return self.request.query_params.get("q", "").strip()
 
+    def represent(self, objs) -> list[dict]:
+        """How a list page or a read shows these records (the read serializer)."""
+        return self.get_serializer(objs, many=True).data
+
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        data = self.get_serializer(page, many=True).data
+        data = self.represent(page)
         term = self.search_term()
         if term and self.snippets:
             # One more query for the page: where each result matched, highlighted.
@@ -220,7 +224,7 @@ class CuratedViewSet(viewsets.ModelViewSet):
         tag = etag(instance)
         if request.headers.get("If-None-Match") == tag:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-        return Response(self.get_serializer(instance).data, headers={"ETag": tag})
+        return Response(self.represent([instance])[0], headers={"ETag": tag})
 
     def locked_object(self, request):
         """The record, locked until the transaction ends, if the client's ETag still matches.
@@ -416,7 +420,16 @@ class StatementViewSet(CuratedViewSet):
 
     def get_queryset(self):
         user = self.request.user
-        return models.Statement.objects.visible_to(user).prefetch_related(*statement_relations(user))
+        statements = models.Statement.objects.visible_to(user)
+        if self.action in ("list", "retrieve"):
+            # Shown by representations.statements(): read only what pages and ETags need.
+            return statements.only("id", "public_id", "created_at", "updated_at", "said_on")
+        return statements.prefetch_related(*statement_relations(user))
+
+    def represent(self, objs) -> list[dict]:
+        if self.action in ("list", "retrieve"):
+            return representations.statements([obj.pk for obj in objs], self.request.user)
+        return super().represent(objs)
 
     @extend_schema(
         summary="Export the filtered statements, unpaginated (CSV or JSON Lines)",

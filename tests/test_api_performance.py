@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from claims.models import Appearance, StatementLink, Status
+from claims.models import Appearance, Statement, StatementLink, Status
 from tests.factories import (
     ClaimFactory,
     OrganisationFactory,
@@ -79,10 +79,25 @@ def test_list_queries_do_not_grow_with_rows(request, resource, who):
 
 def test_statement_list_query_budget(anon_api):
     make_rows("statements", 3)
-    # 1 page of statements + 6 prefetches: speakers, topics, appearances
-    # (with sources and outlets), outgoing links, incoming links, claims.
+    # The page's keys, then the page built by PostgreSQL (claims.representations).
     queries, _ = count_queries(anon_api, f"{API}/statements/")
-    assert queries == 7
+    assert queries == 2
+
+
+def test_statement_detail_query_budget(anon_api):
+    make_rows("statements", 1)
+    statement = Statement.objects.public().first()
+    queries, _ = count_queries(anon_api, f"{API}/statements/{statement.public_id}/")
+    assert queries == 2
+
+
+def test_statement_list_reads_only_the_page_keys(anon_api):
+    """The page query leaves the wide columns (search document, export lists) in the table."""
+    make_rows("statements", 3)
+    with CaptureQueriesContext(connection) as ctx:
+        assert anon_api.get(f"{API}/statements/").status_code == 200
+    page_query = ctx.captured_queries[0]["sql"]
+    assert "search_vector" not in page_query and "export_" not in page_query and '"text"' not in page_query
 
 
 def test_statement_list_never_counts(anon_api, editor_api):

@@ -1,0 +1,1 @@
+"""The benchmark's own pieces (``manage.py bench``); never part of the served API."""
