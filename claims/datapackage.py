@@ -494,7 +494,7 @@ INDEXED_THROUGH = {
 
 
 # Columns the database fills in (search documents, export lists).
-MAINTAINED_BY_TRIGGERS = {"search_vector", *models.EXPORT_FIELDS}
+MAINTAINED_BY_TRIGGERS = {"search_vector", *models.EXPORT_FIELDS, "public_document"}
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
@@ -658,6 +658,10 @@ class _Writer:
             self.statements.update(o.statement_id for o in objs)
         elif table.name == "statement_links":
             self.statements.update(o.from_statement_id for o in objs)
+            self.statements.update(o.to_statement_id for o in objs)  # its public document lists it
+        elif table.name == "claims":
+            # Its statement's public document lists it.
+            self.statements.update(o.statement_id for o in objs if o.statement_id is not None)
 
     def values(self, table: Table, row: dict) -> dict:
         values = {}

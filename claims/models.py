@@ -523,7 +523,14 @@ class Statement(StatusMixin, Curated):
         default=list, db_default=models.Value([], models.JSONField()), editable=False
     )
 
-    history = HistoricalRecords(m2m_fields=[topics], excluded_fields=["search_vector", *EXPORT_FIELDS])
+    # What anonymous readers get from the API for this statement (JSON, as
+    # claims.representations builds it), kept current by the same triggers
+    # (migration 0013); NULL while it is a draft.
+    public_document = models.TextField(null=True, editable=False)  # noqa: DJ001 (NULL: no document)
+
+    history = HistoricalRecords(
+        m2m_fields=[topics], excluded_fields=["search_vector", *EXPORT_FIELDS, "public_document"]
+    )
     objects = StatusQuerySet.as_manager()
 
     class Meta:

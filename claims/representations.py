@@ -36,9 +36,10 @@ def _choices_label(column: str, choices) -> str:
     return f"CASE {column} {cases} ELSE {column} END"
 
 
-def _visible(alias: str, drafts_param: str) -> str:
+def _visible(alias: str, drafts: str) -> str:
+    """Whether the record ``alias`` is shown: always when ``drafts`` (an SQL boolean), else if public."""
     statuses = ", ".join(f"'{status}'" for status in PUBLIC)
-    return f"(%({drafts_param})s OR {alias}.status IN ({statuses}))"
+    return f"({drafts} OR {alias}.status IN ({statuses}))"
 
 
 def _list(select: str, order: str, source: str) -> str:
@@ -99,29 +100,36 @@ APPEARANCES = _list(
 
 LINK = f"json_build_object('type', l.type, 'statement', {_brief_statement('ls')}, 'note', l.note)"
 
-LINKS = _list(
-    LINK,
-    "l.type, l.id",
-    "FROM claims_statementlink l JOIN claims_statement ls ON ls.id = l.to_statement_id "
-    f"WHERE l.from_statement_id = s.id AND {_visible('ls', 'statement_drafts')}",
-)
+# Statement.said_until, a generated column, which a BEFORE trigger cannot read yet.
+SAID_UNTIL = """CASE s.said_on_precision
+    WHEN 'month' THEN (s.said_on + INTERVAL '1 month' - INTERVAL '1 day')::date
+    WHEN 'year' THEN (s.said_on + INTERVAL '1 year' - INTERVAL '1 day')::date
+    ELSE s.said_on
+END"""
 
-LINKED_FROM = _list(
-    LINK,
-    # StatementLink orders by from_statement, which means by Statement's own ordering.
-    "ls.said_on DESC, ls.id DESC, l.type, l.id",
-    "FROM claims_statementlink l JOIN claims_statement ls ON ls.id = l.from_statement_id "
-    f"WHERE l.to_statement_id = s.id AND {_visible('ls', 'statement_drafts')}",
-)
 
-CLAIMS = _list(
-    "json_build_object('id', c.public_id, 'text', c.text, 'status', c.status)",
-    "c.created_at DESC, c.id DESC",
-    f"FROM claims_claim c WHERE c.statement_id = s.id AND {_visible('c', 'claim_drafts')}",
-)
-
-# The fields in StatementSerializer's order.
-STATEMENT = f"""json_build_object(
+def statement_json(statement_drafts: str, claim_drafts: str) -> str:
+    """The statement ``s`` as JSON, in StatementSerializer's field order; linked
+    statements and claims shown if public, or if the SQL booleans given say drafts are."""
+    links = _list(
+        LINK,
+        "l.type, l.id",
+        "FROM claims_statementlink l JOIN claims_statement ls ON ls.id = l.to_statement_id "
+        f"WHERE l.from_statement_id = s.id AND {_visible('ls', statement_drafts)}",
+    )
+    linked_from = _list(
+        LINK,
+        # StatementLink orders by from_statement, which means by Statement's own ordering.
+        "ls.said_on DESC, ls.id DESC, l.type, l.id",
+        "FROM claims_statementlink l JOIN claims_statement ls ON ls.id = l.from_statement_id "
+        f"WHERE l.to_statement_id = s.id AND {_visible('ls', statement_drafts)}",
+    )
+    claims = _list(
+        "json_build_object('id', c.public_id, 'text', c.text, 'status', c.status)",
+        "c.created_at DESC, c.id DESC",
+        f"FROM claims_claim c WHERE c.statement_id = s.id AND {_visible('c', claim_drafts)}",
+    )
+    return f"""json_build_object(
     'id', s.public_id,
     'created_at', {timestamp("s.created_at")},
     'updated_at', {timestamp("s.updated_at")},
@@ -138,16 +146,21 @@ STATEMENT = f"""json_build_object(
     'speakers', {SPEAKERS},
     'topics', {TOPICS},
     'appearances', {APPEARANCES},
-    'links', {LINKS},
-    'said_until', s.said_until,
+    'links', {links},
+    'said_until', {SAID_UNTIL},
     'said_on_display', {SAID_ON_DISPLAY},
-    'linked_from', {LINKED_FROM},
-    'claims', {CLAIMS}
+    'linked_from', {linked_from},
+    'claims', {claims}
 )"""
+
+
+# What anonymous readers see of a public statement: stored with it by a trigger
+# (migration 0013) and by build_public_documents, read as it is by the API.
+PUBLIC_DOCUMENT = statement_json("false", "false")
 
 # The page, in the order of the ids given.
 STATEMENTS_SQL = f"""
-SELECT coalesce(json_agg({STATEMENT} ORDER BY page.position), '[]'::json)::text
+SELECT coalesce(json_agg({statement_json("%(statement_drafts)s", "%(claim_drafts)s")} ORDER BY page.position), '[]'::json)::text
 FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS page(id, position)
 JOIN claims_statement s ON s.id = page.id
 """

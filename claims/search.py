@@ -360,3 +360,26 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
         """,
         [ids] * 5 if ids is not None else [],
     )
+    build_public_documents(cursor, ids)
+
+
+def build_public_documents(cursor, ids: list[int] | None = None) -> None:
+    """Public statements' API documents, set-based: all, or those with these ids and
+    the statements linked to or from them (which show their text, date and status)."""
+    from .representations import PUBLIC, PUBLIC_DOCUMENT
+
+    if ids is None:
+        where, params = "", []
+    else:
+        where = """AND s.id IN (
+            SELECT unnest(%s::bigint[])
+            UNION SELECT to_statement_id FROM claims_statementlink WHERE from_statement_id = ANY(%s)
+            UNION SELECT from_statement_id FROM claims_statementlink WHERE to_statement_id = ANY(%s))"""
+        params = [ids] * 3
+    public = ", ".join(f"'{status}'" for status in PUBLIC)
+    cursor.execute(
+        f"""UPDATE claims_statement s SET public_document =
+            CASE WHEN s.status IN ({public}) THEN ({PUBLIC_DOCUMENT})::text END
+        WHERE true {where}""",
+        params,
+    )

@@ -3,6 +3,7 @@
 import hashlib
 import uuid
 
+import orjson
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, StreamingHttpResponse
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from . import exports, filters, models, representations, search, serializers
 from .exceptions import PreconditionFailed, PreconditionRequired
 from .pagination import SortKey, apply_ordering, ordering
-from .permissions import is_publisher
+from .permissions import is_publisher, sees_drafts
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -422,14 +423,27 @@ class StatementViewSet(CuratedViewSet):
         user = self.request.user
         statements = models.Statement.objects.visible_to(user)
         if self.action in ("list", "retrieve"):
-            # Shown by representations.statements(): read only what pages and ETags need.
-            return statements.only("id", "public_id", "created_at", "updated_at", "said_on")
+            # Read only what pages and ETags need, and the stored public document
+            # if the reader sees no drafts (see represent()).
+            fields = ["id", "public_id", "created_at", "updated_at", "said_on"]
+            if not sees_drafts(user, models.Statement):
+                fields.append("public_document")
+            return statements.only(*fields)
         return statements.prefetch_related(*statement_relations(user))
 
-    def represent(self, objs) -> list[dict]:
-        if self.action in ("list", "retrieve"):
-            return representations.statements([obj.pk for obj in objs], self.request.user)
-        return super().represent(objs)
+    def represent(self, objs) -> list:
+        """Readers who see no drafts get each statement's stored public document as it
+        is (the renderer writes it into the page unparsed); curators, whose view
+        includes drafts, get it built live. Both are StatementSerializer's shape."""
+        if self.action not in ("list", "retrieve"):
+            return super().represent(objs)
+        user = self.request.user
+        if sees_drafts(user, models.Statement):
+            return representations.statements([obj.pk for obj in objs], user)
+        documents = [obj.public_document for obj in objs]
+        if self.search_term():  # snippets will be added to each
+            return [orjson.loads(document) for document in documents]
+        return [orjson.Fragment(document) for document in documents]
 
     @extend_schema(
         summary="Export the filtered statements, unpaginated (CSV or JSON Lines)",

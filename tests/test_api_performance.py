@@ -61,6 +61,12 @@ def count_queries(client, url):
     return len(ctx.captured_queries), response.json()
 
 
+def statement_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len([q for q in ctx.captured_queries if "claims_statement" in q["sql"]])
+
+
 RESOURCES = ["statements", "claims", "reviews", "speakers", "sources", "outlets", "topics"]
 
 
@@ -77,18 +83,22 @@ def test_list_queries_do_not_grow_with_rows(request, resource, who):
     assert many == few, f"{resource}: {few} queries for 1 row, {many} for 50"
 
 
-def test_statement_list_query_budget(anon_api):
+def test_statement_list_query_budget(anon_api, editor_api):
     make_rows("statements", 3)
-    # The page's keys, then the page built by PostgreSQL (claims.representations).
+    # Anonymous readers: one query, the page with its stored public documents.
     queries, _ = count_queries(anon_api, f"{API}/statements/")
-    assert queries == 2
+    assert queries == 1
+    # Curators (who see drafts): the page's keys, then the page built by PostgreSQL
+    # (besides the token and permission lookups).
+    assert statement_queries(editor_api, f"{API}/statements/") == 2
 
 
-def test_statement_detail_query_budget(anon_api):
+def test_statement_detail_query_budget(anon_api, editor_api):
     make_rows("statements", 1)
     statement = Statement.objects.public().first()
     queries, _ = count_queries(anon_api, f"{API}/statements/{statement.public_id}/")
-    assert queries == 2
+    assert queries == 1
+    assert statement_queries(editor_api, f"{API}/statements/{statement.public_id}/") == 2
 
 
 def test_statement_list_reads_only_the_page_keys(anon_api):
@@ -98,6 +108,7 @@ def test_statement_list_reads_only_the_page_keys(anon_api):
         assert anon_api.get(f"{API}/statements/").status_code == 200
     page_query = ctx.captured_queries[0]["sql"]
     assert "search_vector" not in page_query and "export_" not in page_query and '"text"' not in page_query
+    assert "public_document" in page_query
 
 
 def test_statement_list_never_counts(anon_api, editor_api):

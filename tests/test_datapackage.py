@@ -157,7 +157,7 @@ def test_bad_packages_are_rejected_with_line_numbers_and_nothing_written(
 
 
 def stored_documents():
-    columns = ", ".join(["search_vector", *EXPORT_FIELDS])
+    columns = ", ".join(["search_vector", *EXPORT_FIELDS, "public_document"])
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT public_id, {columns} FROM claims_statement ORDER BY public_id")
         return cursor.fetchall()
@@ -170,6 +170,8 @@ def test_imported_statements_are_indexed_as_the_triggers_index_them(archive, tmp
     call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
     imported = stored_documents()
     assert all(row[1] for row in imported)  # every statement has a document
+    public = set(Statement.objects.public().values_list("public_id", flat=True))
+    assert public and all(row[-1] for row in imported if row[0] in public)
     call_command("rebuild_search", stdout=io.StringIO())  # recomputed by the triggers, row by row
     assert stored_documents() == imported
     # The deferral ends with the import: edits are indexed at once again.

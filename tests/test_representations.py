@@ -6,6 +6,7 @@ import json
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from claims import models, representations, serializers
@@ -116,3 +117,135 @@ def test_the_page_order_is_kept(rich, editor):
         str(s.public_id) for s in rich[::-1]
     ]
     assert representations.statements([], AnonymousUser()) == []
+
+
+# ---------------------------------------------------------------- stored public documents
+
+
+def assert_stored_documents_current():
+    """Every public statement's stored document is what a live build gives anonymous readers."""
+    stored = dict(models.Statement.objects.public().values_list("pk", "public_document"))
+    assert stored
+    built = representations.statements(list(stored), AnonymousUser())
+    for (pk, document), live in zip(stored.items(), built, strict=True):
+        assert document is not None, pk
+        assert json.loads(document) == live, pk
+    assert assert_same(AnonymousUser(), list(stored)) is None
+    assert not models.Statement.objects.exclude(status__in=[PUBLISHED, RETRACTED]).exclude(
+        public_document=None
+    ), "drafts have no public document"
+
+
+def test_stored_documents_follow_every_change(rich):
+    """Each change on its own (so that no later one refreshes a document by the way)."""
+    first, month, year, undated, hidden = rich
+    check = assert_stored_documents_current
+    check()
+
+    speaker = first.speakers.order_by("statement_roles__position").first()
+    speaker.name = "Renamed Speaker"
+    speaker.save()
+    check()
+    speaker.slug = "renamed-speaker"
+    speaker.save()
+    check()
+    models.StatementSpeaker.objects.filter(statement=first, position=0).update(
+        role=models.SpeakerRole.CO_SIGNATORY, position=5
+    )
+    check()
+
+    topic = first.topics.get(name="zebra")
+    topic.name = "Aardvark"
+    topic.save()
+    check()
+    topic.slug = "aardvark"
+    topic.save()
+    check()
+    first.topics.remove(first.topics.get(name="apple"))
+    check()
+
+    appearance = first.appearances.get(source__title="A titled source")
+    source = appearance.source
+    source.title = ""
+    source.save()
+    check()
+    source.kind = models.SourceKind.TRANSCRIPT
+    source.save()
+    check()
+    source.published_on = datetime.date(2021, 2, 3)
+    source.save()
+    check()
+    outlet = source.outlet
+    outlet.name = "Renamed Outlet"
+    outlet.save()
+    check()
+    outlet.slug = "renamed-outlet"
+    outlet.save()
+    check()
+    outlet.kind = models.OutletKind.PLATFORM
+    outlet.save()
+    check()
+    first.appearances.filter(is_first=True).update(is_first=False)
+    appearance.quote, appearance.is_first = "other words", True
+    appearance.save()
+    check()
+    first.appearances.get(source__kind=models.SourceKind.SOCIAL_POST).delete()
+    check()
+
+    # Linked statements: their text, date and status show at both ends.
+    month.text = "Changed text"
+    month.save()
+    check()
+    month.said_on, month.said_on_precision = datetime.date(2019, 1, 1), "year"
+    month.save()
+    check()
+    year.status = DRAFT
+    year.save()
+    check()
+    hidden.status = PUBLISHED
+    hidden.save()
+    check()
+    link = models.StatementLink.objects.get(from_statement=first, to_statement=month)
+    link.type, link.note = "corrects", "changed"
+    link.save()
+    check()
+    models.StatementLink.objects.create(from_statement=undated, to_statement=month, type="responds_to")
+    check()
+    models.StatementLink.objects.filter(from_statement=undated, to_statement=first).delete()
+    check()
+
+    claim = first.claims.filter(status=PUBLISHED).get()
+    claim.text = "Claim text changed"
+    claim.save()
+    check()
+    claim.status = DRAFT
+    claim.save()
+    check()
+    ClaimFactory(statement=month, status=PUBLISHED)
+    check()
+    first.claims.filter(status=RETRACTED).delete()
+    check()
+
+    first.status = DRAFT
+    first.save()
+    check()
+    first.status = RETRACTED
+    first.said_on, first.said_on_precision = datetime.date(2020, 2, 1), "month"
+    first.save()
+    check()
+    models.StatementLink.objects.filter(to_statement=month).delete()
+    check()
+
+
+def test_anonymous_reads_use_the_stored_documents(anon_api, rich):
+    first = rich[0]
+    # Past the trigger (which would rebuild it), to show the API serves the stored text as it is.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
+        cursor.execute(
+            "UPDATE claims_statement SET public_document = '{\"stored\": true}' WHERE id = %s", [first.pk]
+        )
+        cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
+    detail = anon_api.get(f"/api/v1/statements/{first.public_id}/")
+    assert detail.status_code == 200 and detail.json() == {"stored": True}
+    assert {"stored": True} in anon_api.get("/api/v1/statements/?page_size=100").json()["results"]
