@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test fuzz load-test lint format check-migrations schema db-stop clean
+.PHONY: run test fuzz load-test bench bench-quick lint format check-migrations schema db-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ fuzz: $(VENV)/.installed-dev
 ## Load and fault test: gunicorn (production settings), 32 clients for 60 s, the database restarted
 load-test: $(VENV)/.installed
 	$(BIN)/python manage.py load_test --clients 32 --seconds 60 --fault
+
+## Benchmark over HTTP at 1,000 and 1,000,000 statements beside a minimal view and Datasette (up to an hour)
+bench: $(VENV)/.installed
+	$(BIN)/python manage.py bench --output docs/benchmarks.md $(BENCH_ARGS)
+
+## The same at 1,000 and 20,000 statements, in a few minutes (results not written to docs/)
+bench-quick: $(VENV)/.installed
+	$(BIN)/python manage.py bench --quick --output var/bench/benchmarks-quick.md $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
