@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
+from psycopg2.errors import QueryCanceled
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.serializers import as_serializer_error
@@ -24,6 +25,18 @@ class DatabaseUnavailable(APIException):
         "The database is unavailable at the moment; the request was not carried out. Try again shortly."
     )
     default_code = "database_unavailable"
+    wait = 5  # seconds, sent as Retry-After
+
+
+class QueryTimeout(APIException):
+    """A request's query ran past ``DATABASE_STATEMENT_TIMEOUT_MS`` and was cancelled."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "The request took too long and was stopped; nothing was changed. "
+        "Narrow it (more filters, a smaller page) or try again shortly."
+    )
+    default_code = "query_timeout"
     wait = 5  # seconds, sent as Retry-After
 
 
@@ -66,6 +79,9 @@ class ExceptionHandler(StandardExceptionHandler):
                 f"Cannot delete: still referenced by {describe_references(objects)}. "
                 "Evidence is kept; retract it instead, or remove the references first."
             )
+        if isinstance(exc, OperationalError) and isinstance(exc.__cause__, QueryCanceled):
+            # statement_timeout: bounded work per request (settings.DATABASE_STATEMENT_TIMEOUT_MS).
+            return QueryTimeout()
         if isinstance(exc, OperationalError | InterfaceError):
             # The database is down or restarting: a clear 503, and the transaction rolled back.
             return DatabaseUnavailable()

@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, connections
 from django.db.models import Prefetch, QuerySet
@@ -186,6 +187,8 @@ def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
             with connection.cursor() as cursor:
                 # One big sort-and-aggregate: in memory, not spilled to disk.
                 cursor.execute("SET work_mem = %s", [EXPORT_WORK_MEM])
+                # A whole export may take longer than one request's query may (settings).
+                cursor.execute("SET statement_timeout = %s", [settings.EXPORT_STATEMENT_TIMEOUT_MS])
                 sink = Sink()
                 cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), sink)
                 sink.flush()

@@ -139,6 +139,18 @@ else:
         }
     }
 
+# Bounded work per request: in the web server's processes (project.wsgi sets
+# CLAIMS_WEB_PROCESS) every query is cancelled after this many milliseconds and
+# the request answered 503 (query_timeout). Management commands (migrations,
+# imports, exports to files) are not limited; the API's streaming exports lift
+# the limit on their own connection (EXPORT_STATEMENT_TIMEOUT_MS, 0 = none).
+DATABASE_STATEMENT_TIMEOUT_MS = int(os.getenv("DATABASE_STATEMENT_TIMEOUT_MS", "5000"))
+EXPORT_STATEMENT_TIMEOUT_MS = int(os.getenv("EXPORT_STATEMENT_TIMEOUT_MS", "0"))
+if os.getenv("CLAIMS_WEB_PROCESS") == "1" and DATABASE_STATEMENT_TIMEOUT_MS > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]

@@ -12,5 +12,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+# This process serves requests: its queries get the statement timeout (settings).
+os.environ["CLAIMS_WEB_PROCESS"] = "1"
 
 application = get_wsgi_application()
