@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, connections
+from django.db import connection, connections, router
 from django.db.models import Prefetch, QuerySet
 
 from . import models
@@ -146,6 +146,12 @@ class _Cancelled(Exception):
 
 
 def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
+    """Stream the output of ``COPY ... TO STDOUT`` while PostgreSQL writes it, from a read
+    replica when the request may read from one (chosen now: the stream runs after the view)."""
+    return _copy_stream(sql, params, router.db_for_read(models.Statement))
+
+
+def _copy_stream(sql: str, params, alias: str) -> Iterator[bytes]:
     """Stream the output of ``COPY ... TO STDOUT`` while PostgreSQL writes it.
 
     psycopg2 hands COPY output to a file object and returns only at the end;
@@ -182,7 +188,7 @@ def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
             raise _Cancelled
 
     def run():
-        connection = connections["default"]  # this thread's own connection
+        connection = connections[alias]  # this thread's own connection
         try:
             with connection.cursor() as cursor:
                 # One big sort-and-aggregate: in memory, not spilled to disk.

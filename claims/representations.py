@@ -13,7 +13,7 @@ curators, so they cannot drift apart.
 """
 
 import orjson
-from django.db import connection
+from django.db import connections, router
 
 from . import models
 from .permissions import sees_drafts
@@ -176,6 +176,6 @@ def statements(ids: list[int], user) -> list[dict]:
         "statement_drafts": sees_drafts(user, models.Statement),
         "claim_drafts": sees_drafts(user, models.Claim),
     }
-    with connection.cursor() as cursor:
+    with connections[router.db_for_read(models.Statement)].cursor() as cursor:
         cursor.execute(STATEMENTS_SQL, params)
         return orjson.loads(cursor.fetchone()[0])

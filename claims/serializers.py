@@ -609,19 +609,15 @@ class ReviewBriefSerializer(serializers.ModelSerializer):
         ]
 
 
-class ClaimSerializer(AuditMixin, serializers.ModelSerializer):
-    statement = serializers.SerializerMethodField()
-    topics = TopicBriefSerializer(many=True, read_only=True)
-    reviews = ReviewBriefSerializer(many=True, read_only=True)
+class ClaimStatementSerializer(StatementBriefSerializer):
+    """A claim's statement, briefly, with its speakers; null where the reader may not see it."""
 
-    class Meta:
-        model = models.Claim
-        fields = [*AUDIT, "status", "text", "statement", "topics", "reviews"]
+    speakers = StatementSpeakerSerializer(source="speaker_roles", many=True, read_only=True)
 
-    def get_statement(self, obj) -> dict | None:
-        statement = obj.statement
-        if statement is None:
-            return None
+    class Meta(StatementBriefSerializer.Meta):
+        fields = [*StatementBriefSerializer.Meta.fields, "speakers"]
+
+    def to_representation(self, statement):
         request = self.context.get("request")
         if (
             request is not None
@@ -629,9 +625,18 @@ class ClaimSerializer(AuditMixin, serializers.ModelSerializer):
             and not sees_drafts(request.user, models.Statement)
         ):
             return None
-        data = StatementBriefSerializer(statement).data
-        data["speakers"] = StatementSpeakerSerializer(statement.speaker_roles.all(), many=True).data
-        return data
+        return super().to_representation(statement)
+
+
+class ClaimSerializer(AuditMixin, serializers.ModelSerializer):
+    # Declared once, not built per claim: a serializer inspects its model each time it is made.
+    statement = ClaimStatementSerializer(read_only=True, allow_null=True)
+    topics = TopicBriefSerializer(many=True, read_only=True)
+    reviews = ReviewBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = models.Claim
+        fields = [*AUDIT, "status", "text", "statement", "topics", "reviews"]
 
 
 class ClaimWriteSerializer(StatusWriteMixin, ModelValidationMixin, serializers.ModelSerializer):

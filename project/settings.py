@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Safe API requests read from a replica when there are any (project.replicas).
+    "project.replicas.ReplicaMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -139,6 +141,17 @@ else:
         }
     }
 
+# Read replicas (project.replicas): DATABASE_REPLICA_URLS, comma-separated,
+# become aliases replica1, replica2…; safe API requests read from one of them
+# unless the client wrote within READ_YOUR_WRITES_SECONDS (remembered in the
+# shared cache: set REDIS_URL when running several app servers).
+READ_REPLICAS = []
+for _number, _url in enumerate(envlist("DATABASE_REPLICA_URLS", ""), start=1):
+    DATABASES[f"replica{_number}"] = dj_database_url.parse(_url, conn_max_age=60, conn_health_checks=True)
+    READ_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["project.replicas.ReplicaRouter"]
+READ_YOUR_WRITES_SECONDS = int(os.getenv("READ_YOUR_WRITES_SECONDS", "15"))
+
 # Bounded work per request: in the web server's processes (project.wsgi sets
 # CLAIMS_WEB_PROCESS) every query is cancelled after this many milliseconds and
 # the request answered 503 (query_timeout). Management commands (migrations,
@@ -147,9 +160,10 @@ else:
 DATABASE_STATEMENT_TIMEOUT_MS = int(os.getenv("DATABASE_STATEMENT_TIMEOUT_MS", "5000"))
 EXPORT_STATEMENT_TIMEOUT_MS = int(os.getenv("EXPORT_STATEMENT_TIMEOUT_MS", "0"))
 if os.getenv("CLAIMS_WEB_PROCESS") == "1" and DATABASE_STATEMENT_TIMEOUT_MS > 0:
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
-    )
+    for _database in DATABASES.values():
+        _database.setdefault("OPTIONS", {})["options"] = (
+            f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

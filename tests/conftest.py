@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 
 from tests.factories import UserFactory
@@ -16,6 +18,19 @@ def publisher(db):
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="root", is_superuser=True)
+
+
+@pytest.fixture
+def groups(db):
+    """The editors and publishers groups as migration 0002 makes them, for transactional
+    tests (whose flush between tests removes what migrations created)."""
+    from django.contrib.auth.models import Group, Permission
+
+    migration = importlib.import_module("claims.migrations.0002_extensions_and_groups")
+    claims = Permission.objects.filter(content_type__app_label="claims")
+    for name, codenames in migration.group_codenames().items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(claims.filter(codename__in=codenames))
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ Without Chromium these tests are skipped, unless REQUIRE_BROWSER=1 (CI sets
 it), when they fail instead.
 """
 
-import importlib
 import json
 import os
 import shutil
@@ -33,15 +32,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture(autouse=True)
-def _groups():
-    """The editors and publishers groups as migration 0002 makes them (a flush removes them)."""
-    from django.contrib.auth.models import Group, Permission
-
-    migration = importlib.import_module("claims.migrations.0002_extensions_and_groups")
-    claims = Permission.objects.filter(content_type__app_label="claims")
-    for name, codenames in migration.group_codenames().items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(claims.filter(codename__in=codenames))
+def _groups(groups):
+    """The curators' groups, which a transactional test's flush removes."""
 
 
 @pytest.fixture(scope="module")
