@@ -21,6 +21,8 @@ def show_statement_timeout(code_before: str) -> str:
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings"}
     env.pop("CLAIMS_WEB_PROCESS", None)
+    if env.get("DATABASE_URL"):  # a server's own database, which always exists
+        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
     run = subprocess.run(
         [sys.executable, "-c", script],
         env=env,
