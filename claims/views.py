@@ -422,10 +422,13 @@ class StatementViewSet(CuratedViewSet):
     def get_queryset(self):
         user = self.request.user
         statements = models.Statement.objects.visible_to(user)
-        if self.action in ("list", "retrieve"):
-            # Read only what pages and ETags need, and the stored public document
-            # if the reader sees no drafts (see represent()).
-            fields = ["id", "public_id", "created_at", "updated_at", "said_on"]
+        if self.action == "list":
+            # Only the page's keys: the filters and orderings then read indexes alone
+            # (migration 0014); represent() reads the page's own rows by id.
+            keys = [k.name for k in self.get_keyset_ordering(self.request)[1] or () if k.expression is None]
+            return statements.only("id", "said_on", *keys)
+        if self.action == "retrieve":
+            fields = ["id", "public_id", "updated_at"]  # the ETag's
             if not sees_drafts(user, models.Statement):
                 fields.append("public_document")
             return statements.only(*fields)
@@ -440,7 +443,15 @@ class StatementViewSet(CuratedViewSet):
         user = self.request.user
         if sees_drafts(user, models.Statement):
             return representations.statements([obj.pk for obj in objs], user)
-        documents = [obj.public_document for obj in objs]
+        if self.action == "list":
+            stored = dict(
+                models.Statement.objects.filter(pk__in=[obj.pk for obj in objs]).values_list(
+                    "pk", "public_document"
+                )
+            )
+            documents = [stored[obj.pk] for obj in objs]
+        else:
+            documents = [obj.public_document for obj in objs]
         if self.search_term():  # snippets will be added to each
             return [orjson.loads(document) for document in documents]
         return [orjson.Fragment(document) for document in documents]

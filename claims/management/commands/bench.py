@@ -174,6 +174,13 @@ class Command(BaseCommand):
                 admin.close()
                 self.say(f"{size:,} statements: reusing database {name}")
                 self.migrate(name)
+                # As autovacuum would in a running archive: statistics and the visibility
+                # map (index-only scans) current after any migration's rewrite.
+                conn = psycopg2.connect(self.database_url(name))
+                conn.autocommit = True
+                with conn.cursor() as vacuum:
+                    vacuum.execute("VACUUM ANALYZE")
+                conn.close()
                 return self.database_url(name)
             if row:
                 cursor.execute(f'DROP DATABASE "{name}"')
