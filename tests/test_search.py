@@ -325,3 +325,32 @@ def test_source_documents_are_rebuilt_only_when_their_words_change():
     type(source).objects.filter(pk=source.pk).update(title="New headline")
     source.refresh_from_db()
     assert "headlin" in str(source.search_vector)
+
+
+def test_words_in_most_rows_are_matched_row_by_row_with_the_same_results(anon_api, monkeypatch):
+    """A search for words most statements contain skips the text index (whose list would be
+    most of the table) and checks the newest rows one by one: the results are the same."""
+    from django.test.utils import CaptureQueriesContext
+
+    from claims import search
+
+    for n in range(40):
+        StatementFactory(status=Status.PUBLISHED, text=f"Ceasefire talks, round {n}.")
+    for n in range(10):
+        StatementFactory(status=Status.PUBLISHED, text=f"Budget debate number {n}.")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE claims_statement")
+    monkeypatch.setattr(search, "_word_stats", {})
+    monkeypatch.setattr(search, "RANK_WINDOW", 20)  # so that the newest-matches bound applies
+    assert search._matches_most_rows(Statement, "ceasefire talks")
+    assert not search._matches_most_rows(Statement, "budget")
+    assert not search._matches_most_rows(Statement, "ceasefire -talks")  # operators: the index
+
+    url = "/api/v1/statements/?q=ceasefire+talks&page_size=100&ordering=-said_on"
+    with CaptureQueriesContext(connection) as ctx:
+        found = anon_api.get(url).json()["results"]
+    assert any("ts_match_vq" in q["sql"] for q in ctx.captured_queries)
+    assert not any("@@" in q["sql"] for q in ctx.captured_queries)
+    expected = Statement.objects.public().filter(search_vector=search.text_query("ceasefire talks"))
+    assert {s["id"] for s in found} == {str(pk) for pk in expected.values_list("public_id", flat=True)}
+    assert len(found) == 40
