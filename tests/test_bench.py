@@ -41,14 +41,14 @@ def test_targets_met_and_missed_are_said():
     text = report({1000: size_result(10, 700, 1000, 20, 500), 1_000_000: size_result(14, 650, 1000, 30, 500)})
     list_row = next(line for line in text.splitlines() if line.startswith("| Statements list"))
     assert "p95 ≤ 15 ms: met" in list_row and "≥ 600/s: met" in list_row
-    assert "70% of its rate (met ≥ 35%)" in list_row
+    assert "70.0% of its rate (met ≥ 35%)" in list_row
     assert "(faster)" in list_row
     assert "| 1.40 (met ≤ 1.5) |" in text  # list p95 from 10 to 14 ms
 
     text = report({1000: size_result(20, 300, 1000, 5, 500), 1_000_000: size_result(40, 200, 1000, 5, 500)})
     list_row = next(line for line in text.splitlines() if line.startswith("| Statements list"))
     assert "p95 ≤ 15 ms: MISSED" in list_row and "≥ 600/s: MISSED" in list_row
-    assert "30% of its rate (MISSED ≥ 35%)" in list_row
+    assert "30.0% of its rate (MISSED ≥ 35%)" in list_row
     assert "(NOT faster)" in list_row
     assert "| 2.00 (MISSED ≤ 1.5) |" in text
     assert "| csv | 1,000 | 0.50 | 2,000 | 2.0 (COPY 0.25 s) | 1.5 MB |" in text

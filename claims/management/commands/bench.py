@@ -582,7 +582,7 @@ def markdown(results: dict) -> str:
             if key == "list" and r["minimal"].get("list"):
                 share = four["rps"] / r["minimal"]["list"][4]["rps"]
                 vs_minimal = (
-                    f"{share:.0%} of its rate ({'met' if share >= LIST_SHARE_TARGET else 'MISSED'} ≥ 35%)"
+                    f"{share:.1%} of its rate ({'met' if share >= LIST_SHARE_TARGET else 'MISSED'} ≥ 35%)"
                 )
             vs_peer = ""
             peer = r["datasette"].get(key)
