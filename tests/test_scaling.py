@@ -14,15 +14,10 @@ from tests.factories import StatementFactory
 API = "/api/v1"
 
 
-def show_statement_timeout(code_before: str) -> str:
-    script = (
-        f"{code_before}; from django.db import connection; cursor = connection.cursor(); "
-        "cursor.execute('SHOW statement_timeout'); print(cursor.fetchone()[0])"
-    )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings"}
+def run_with_project_settings(script: str, **environment) -> str:
+    """The last line ``script`` prints in a new process on the project's own settings."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", **environment}
     env.pop("CLAIMS_WEB_PROCESS", None)
-    if env.get("DATABASE_URL"):  # a server's own database, which always exists
-        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
     run = subprocess.run(
         [sys.executable, "-c", script],
         env=env,
@@ -32,6 +27,17 @@ def show_statement_timeout(code_before: str) -> str:
         check=True,
     )
     return run.stdout.strip().splitlines()[-1]
+
+
+def show_statement_timeout(code_before: str) -> str:
+    script = (
+        f"{code_before}; from django.db import connection; cursor = connection.cursor(); "
+        "cursor.execute('SHOW statement_timeout'); print(cursor.fetchone()[0])"
+    )
+    server = {}
+    if os.environ.get("DATABASE_URL"):  # the server's own database, which always exists
+        server["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    return run_with_project_settings(script, **server)
 
 
 def test_the_web_server_cancels_long_queries_and_commands_do_not():
@@ -161,20 +167,9 @@ def test_replica_urls_become_aliases():
         "print(sorted(settings.DATABASES), settings.READ_REPLICAS, "
         "settings.DATABASES['replica2']['HOST'], settings.DATABASES['replica2']['NAME'])"
     )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/claims",
-        "DATABASE_REPLICA_URLS": "postgres://postgres@10.0.0.2:5432/claims, postgres://postgres@10.0.0.3/claims",
-    }
-    run = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
+    printed = run_with_project_settings(
+        script,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/claims",
+        DATABASE_REPLICA_URLS="postgres://postgres@10.0.0.2:5432/claims, postgres://postgres@10.0.0.3/claims",
     )
-    assert (
-        run.stdout.strip() == "['default', 'replica1', 'replica2'] ['replica1', 'replica2'] 10.0.0.3 claims"
-    )
+    assert printed == "['default', 'replica1', 'replica2'] ['replica1', 'replica2'] 10.0.0.3 claims"

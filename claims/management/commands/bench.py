@@ -30,7 +30,6 @@ import platform
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from claims.bench import datasette
+from claims.bench.servers import free_port, wait_until_up
 
 BASE_DIR = Path(settings.BASE_DIR)
 WRK_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "wrk_paths.lua"
@@ -67,28 +67,6 @@ KINDS = [
 # p95 targets in ms (one client) and the rate target for the list (four clients).
 P95_TARGETS = {"list": 15, "detail": 10, "speaker": 25, "topic": 25, "dates": 25, "combined": 25}
 LIST_RATE_TARGET, LIST_SHARE_TARGET, GROWTH_TARGET = 600, 0.35, 1.5
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_up(port: int, path: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.3)
-    raise CommandError(f"nothing answered 200 on 127.0.0.1:{port}{path}")
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:

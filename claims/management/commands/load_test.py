@@ -22,7 +22,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,13 +37,9 @@ import psycopg2
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from claims.bench.servers import free_port, wait_until_up
+
 RECOVERY_GRACE = 10.0  # seconds after the restart within which a 503 is still expected
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def percentile(values, p):
@@ -130,7 +125,7 @@ class Command(BaseCommand):
                  "--workers", str(workers), "--threads", "8", "--timeout", "30", "--log-level", "warning"],
                 env=env, cwd=settings.BASE_DIR,
             )  # fmt: skip
-            self.wait_until_up(port)
+            wait_until_up(port, seconds=30)
             result = self.run_load(port, token, clients, seconds, writes, database if fault else None, outage)
             result["stored"] = self.stored(database, result["acknowledged"])
             self.report(result, clients, seconds, fault)
@@ -161,21 +156,6 @@ class Command(BaseCommand):
             "API_USER_RATE": "1000000/minute",
             "REDIS_URL": "",
         }
-
-    def wait_until_up(self, port):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            try:
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            finally:
-                conn.close()
-            time.sleep(0.3)
-        raise CommandError("gunicorn did not come up within 30 s")
 
     def run_load(self, port, token, clients, seconds, writes, database, outage):
         lock = threading.Lock()
