@@ -43,6 +43,12 @@ class RefField(forms.CharField):
         super().__init__(**kwargs)
 
     def clean(self, value):
+        if isinstance(value, str) and "\x00" in value:
+            # No id or slug holds a NUL; said here, with a code the schema lists (CharField's
+            # own check would answer "null_characters_not_allowed").
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            )
         value = super().clean(value)
         if value in self.empty_values:
             return None

@@ -425,7 +425,9 @@ class StatementViewSet(CuratedViewSet):
         if self.action == "list":
             # Only the page's keys: the filters and orderings then read indexes alone
             # (migration 0014); represent() reads the page's own rows by id.
-            keys = [k.name for k in self.get_keyset_ordering(self.request)[1] or () if k.expression is None]
+            # (The ordering's plain columns; it is validated, and relevance built, later.)
+            ordering = self.filterset_class.ORDERINGS.get(self.request.query_params.get("ordering")) or ()
+            keys = [k.name for k in ordering if k.expression is None]
             return statements.only("id", "said_on", *keys)
         if self.action == "retrieve":
             fields = ["id", "public_id", "updated_at"]  # the ETag's

@@ -47,6 +47,8 @@ def test_a_megabyte_string_is_refused_with_the_limit(admin_api):
         {"cursor": "forged-cursor"},
         {"cursor": "eyJvIjoiLXNhaWRfb24iLCJ2IjpbXX0"},
         {"speaker": "\u202eevil"},
+        {"speaker": "s\x00lug"},
+        {"topic": "\x00"},
         {"ordering": "id; DROP TABLE claims_statement"},
         {"status": "<script>"},
     ],
@@ -56,6 +58,17 @@ def test_hostile_query_parameters_are_400s(anon_api, params):
     assert response.status_code == 400, response.content[:300]
     assert response["Content-Type"] == "application/json"
     assert response.json()["errors"][0]["attr"] in params
+
+
+def test_a_nul_in_a_reference_filter_is_an_invalid_id(anon_api):
+    for resource, name in (("statements", "speaker"), ("sources", "outlet"), ("claims", "topic")):
+        response = anon_api.get(f"{API}/{resource}/", {name: "a\x00b"})
+        assert response.status_code == 400
+        assert response.json()["errors"][0] == {
+            "code": "invalid",
+            "detail": "'a\\x00b' is not a valid id (a UUID).",
+            "attr": name,
+        }
 
 
 def test_control_characters_in_names_are_refused_or_kept_exactly(admin_api):
