@@ -357,9 +357,9 @@ class StatementFilterSet(CuratedFilterSet):
     # conditions it is given, and redundant ones made it expect a few hundred
     # rows where there were 25,000, and read them all to sort them.
     def said_sort(self):
-        """The sort expression of the date ordering asked for (newest first by default)."""
-        oldest_first = self.data.get("ordering") == "said_on"
-        return SAID_SORTS[1] if oldest_first else SAID_SORTS[0]
+        """The sort expression of the date ordering asked for (newest first otherwise)."""
+        keys = self.ORDERINGS.get(self.data.get("ordering")) or ()
+        return keys[0].expression if keys and keys[0].name == "said_sort" else SAID_SORTS[0]
 
     def filter_said_after(self, qs, name, value):
         # A period starts at most LONGEST_PERIOD before it ends: that bound is for the index.

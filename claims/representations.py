@@ -1,10 +1,15 @@
-"""Statements as the API reads them, built by PostgreSQL in one query.
+"""Statements as the API reads them, as JSON built by PostgreSQL.
 
 The statements list is the API's hottest path. Built by DRF's nested
 serializers from prefetched model instances, a page of 50 cost ~45 ms of
 Python (model instances, serializer fields, seven queries compiled per
-request); built here, it is one precompiled query whose JSON PostgreSQL
-assembles with index lookups, and a ``json.loads`` (docs/benchmarks.md).
+request). Here the same JSON is SQL (``statement_json``), used twice:
+
+- ``PUBLIC_DOCUMENT``, what anonymous readers see, is stored with each public
+  statement (``public_document``) by triggers (migration 0013, a frozen copy)
+  and by ``search.build_public_documents``; the API writes it out as it is;
+- ``statements()`` builds it live, in one precompiled query, for curators,
+  whose view includes drafts.
 
 ``serializers.StatementSerializer`` stays the definition of the representation
 (the OpenAPI schema, and the answers to writes); a test compares the two field
@@ -18,7 +23,8 @@ from django.db import connections, router
 from . import models
 from .permissions import sees_drafts
 
-PUBLIC = tuple(models.StatusQuerySet.PUBLIC_STATUSES)
+# The statuses anonymous readers see, as an SQL list: "('published', 'retracted')".
+PUBLIC_SQL = "(" + ", ".join(f"'{status}'" for status in models.StatusQuerySet.PUBLIC_STATUSES) + ")"
 
 
 def timestamp(column: str) -> str:
@@ -38,8 +44,7 @@ def _choices_label(column: str, choices) -> str:
 
 def _visible(alias: str, drafts: str) -> str:
     """Whether the record ``alias`` is shown: always when ``drafts`` (an SQL boolean), else if public."""
-    statuses = ", ".join(f"'{status}'" for status in PUBLIC)
-    return f"({drafts} OR {alias}.status IN ({statuses}))"
+    return f"({drafts} OR {alias}.status IN {PUBLIC_SQL})"
 
 
 def _list(select: str, order: str, source: str) -> str:

@@ -33,6 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Greatest
 
 from . import models
+from .representations import PUBLIC_DOCUMENT, PUBLIC_SQL
 
 MAX_QUERY_LENGTH = 200
 # Trigram thresholds are set per connection in claims/apps.py: a speaker name
@@ -389,8 +390,6 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
 def build_public_documents(cursor, ids: list[int] | None = None) -> None:
     """Public statements' API documents, set-based: all, or those with these ids and
     the statements linked to or from them (which show their text, date and status)."""
-    from .representations import PUBLIC, PUBLIC_DOCUMENT
-
     if ids is None:
         where, params = "", []
     else:
@@ -399,10 +398,9 @@ def build_public_documents(cursor, ids: list[int] | None = None) -> None:
             UNION SELECT to_statement_id FROM claims_statementlink WHERE from_statement_id = ANY(%s)
             UNION SELECT from_statement_id FROM claims_statementlink WHERE to_statement_id = ANY(%s))"""
         params = [ids] * 3
-    public = ", ".join(f"'{status}'" for status in PUBLIC)
     cursor.execute(
         f"""UPDATE claims_statement s SET public_document =
-            CASE WHEN s.status IN ({public}) THEN ({PUBLIC_DOCUMENT})::text END
+            CASE WHEN s.status IN {PUBLIC_SQL} THEN ({PUBLIC_DOCUMENT})::text END
         WHERE true {where}""",
         params,
     )

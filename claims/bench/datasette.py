@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg2
 
-from claims.models import StatusQuerySet
+from claims.representations import PUBLIC_SQL as PUBLIC
 
 VENV = Path(__file__).resolve().parents[2] / "var" / "bench" / "datasette-venv"
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements-bench.txt"
@@ -45,7 +45,6 @@ INSERT INTO statements_fts (statements_fts) VALUES ('rebuild');
 ANALYZE;
 """
 
-PUBLIC = "('" + "', '".join(StatusQuerySet.PUBLIC_STATUSES) + "')"
 COPIES = {
     "statements": f"""SELECT id, public_id::text, text, language, said_on::text, said_until::text,
         said_on_precision, status, created_at::text, updated_at::text

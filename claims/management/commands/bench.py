@@ -45,11 +45,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from claims.bench import datasette
 from claims.bench.servers import free_port, wait_until_up
+from claims.management.commands.bench_datasets import STATEMENT_OWN_COLUMNS
+from claims.representations import PUBLIC_SQL as PUBLIC
 
 BASE_DIR = Path(settings.BASE_DIR)
 WRK_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "wrk_paths.lua"
 SEED = 1
-PUBLIC = "('published', 'retracted')"
 
 # Request kinds: (key, title, clients to measure with).
 KINDS = [
@@ -409,11 +410,7 @@ class Command(BaseCommand):
             cursor.execute(f"SELECT count(*) FROM claims_statement WHERE status IN {PUBLIC}")
             rows = cursor.fetchone()[0]
         conn.close()
-        own = (
-            "s.public_id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language, "
-            "s.said_on, s.said_on_precision, s.place, s.context, s.created_at, s.updated_at"
-        )
-        plain = f"COPY (SELECT {own} FROM claims_statement s WHERE s.status IN {PUBLIC} ORDER BY s.id) TO STDOUT WITH (FORMAT csv, HEADER)"
+        plain = f"COPY (SELECT {STATEMENT_OWN_COLUMNS} FROM claims_statement s WHERE s.status IN {PUBLIC} ORDER BY s.id) TO STDOUT WITH (FORMAT csv, HEADER)"
         start = time.perf_counter()
         with psycopg2.connect(url) as copy_conn, copy_conn.cursor() as cursor:
             cursor.copy_expert(plain, _Sink())

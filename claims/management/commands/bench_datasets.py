@@ -40,6 +40,11 @@ from claims import exports, models
 
 TARGETS = {"statements CSV": 1.5, "statements JSON Lines": 3.5, "ClaimReview JSON Lines": 6.0}
 IMPORT_TARGET = 5000  # statements per second
+# The baseline for the statements exports: a COPY of the statements' own columns.
+STATEMENT_OWN_COLUMNS = (
+    "s.public_id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language, "
+    "s.said_on, s.said_on_precision, s.place, s.context, s.created_at, s.updated_at"
+)
 
 
 def rss_mb() -> float:
@@ -71,12 +76,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{total:,} statements in the database")
         rows, memory = [], {"before": rss_mb()}
         ids_sql, params = exports.selected_ids(statements)
-        own_columns = (
-            "s.public_id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language, "
-            "s.said_on, s.said_on_precision, s.place, s.context, s.created_at, s.updated_at"
-        )
         plain = (
-            f"COPY (SELECT {own_columns} FROM claims_statement s WHERE s.id IN ({ids_sql}) ORDER BY s.id) "
+            f"COPY (SELECT {STATEMENT_OWN_COLUMNS} FROM claims_statement s WHERE s.id IN ({ids_sql}) ORDER BY s.id) "
             "TO STDOUT WITH (FORMAT csv, HEADER)"
         )
         count = statements.count()
