@@ -473,6 +473,10 @@ def import_package(directory: Path, *, progress=None) -> Report:
                     writer.write(table, progress(rows, table.name) if progress else rows)
                     if writer.problems:
                         raise ImportRejected(writer.problems)
+                if sum(writer.report.created.values()) >= ANALYZE_AFTER:
+                    # Statistics for what was just written: the planner would otherwise
+                    # take the filled tables for empty ones and build each document by scans.
+                    cursor.execute("ANALYZE " + ", ".join(_written_tables()))
                 search.build_statement_documents(cursor, writer.statements_to_index())
             finally:
                 cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
@@ -481,6 +485,8 @@ def import_package(directory: Path, *, progress=None) -> Report:
 
 
 BATCH = 2000
+# Rows created after which the import refreshes the tables' statistics before building documents.
+ANALYZE_AFTER = 10_000
 # Relations that a model's clean() reads: loaded for each batch, not row by row.
 CLEANED_RELATIONS = {"affiliations": ("organisation",), "reviews": ("reviewer",)}
 # Tables whose changes alter the documents of the statements that use them.
@@ -496,6 +502,15 @@ INDEXED_THROUGH = {
 # Columns the database fills in (search documents, export lists).
 MAINTAINED_BY_TRIGGERS = {"search_vector", *models.EXPORT_FIELDS, "public_document"}
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _written_tables() -> list[str]:
+    """The tables an import writes to, many-to-many ones included."""
+    tables = []
+    for table in TABLES:
+        tables.append(table.model._meta.db_table)
+        tables += [f.remote_field.through._meta.db_table for f in table.model._meta.local_many_to_many]
+    return tables
 
 
 def _copy_text(value) -> str:

@@ -178,6 +178,9 @@ class Command(BaseCommand):
             self.cursor = cursor
             self.load(o)
             self.step("building search documents")
+            # Statistics first: without them the planner takes the just-loaded tables
+            # for empty ones, and the documents' lookups become scans (hours at 1M).
+            cursor.execute("ANALYZE")
             build_documents(cursor)
             # Triggers back on now: SET LOCAL would otherwise last until an enclosing
             # transaction ends (when this runs inside one, as under the tests).
