@@ -8,7 +8,6 @@ importing into an empty database and exporting again gives identical files
 
 import csv
 import datetime
-import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -17,13 +16,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Model
+from django.core.validators import MaxLengthValidator
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db.models import CharField, Model, TextField, UniqueConstraint, URLField
 from django.utils import timezone
 
 from . import exports, models, search
 from .imports import ImportRejected, Report, check_size
-from .services import record_missing_history
+from .services import record_history, record_missing_history
 
 SCHEMA_VERSION = "1"
 
@@ -438,13 +438,19 @@ def _read_rows(path: Path, table: Table, problems: list[str], reader) -> list[di
 
 
 def import_package(directory: Path, *, progress=None) -> Report:
-    """Read a package back: validate every file first, then write it all in one transaction.
+    """Read a package back: check every file first, then write it all in one transaction.
 
-    Rows are written in batches (one query per batch and table for lookups,
-    one multi-row INSERT for new rows); the database's constraints catch what
-    the per-row checks leave to it, and a batch they refuse is checked row by
-    row to name the lines. Statement documents are built once, set-based, at
-    the end (the triggers are deferred meanwhile).
+    Set-based: each CSV is streamed with ``COPY`` into a temporary table of
+    text columns, checked there by SQL (each problem named by its file, line
+    and column), and merged into the archive table by table with
+    ``INSERT … SELECT`` and ``UPDATE … FROM``. No row becomes a Python object,
+    so the number of queries does not grow with the number of rows, and no
+    file is held in memory. Field validators that only Python has (URLs,
+    slugs, language codes…) run once per distinct value; the rules of the
+    models' ``clean()`` are repeated in SQL (``CLEAN_RULES``). Statement
+    documents are built once, set-based, at the end (the triggers are
+    deferred meanwhile). ``progress(name, size)`` returns a bar that is told
+    the bytes read.
     """
     problems: list[str] = []
     if not (directory / "datapackage.json").exists():
@@ -459,36 +465,45 @@ def import_package(directory: Path, *, progress=None) -> Report:
                 f"datapackage.json: schema version {package.get('claims:schema_version')!r}, expected {SCHEMA_VERSION}"
             ]
         )
-    data = {table.name: _read(directory, table, problems) for table in TABLES}
+    for table in TABLES:
+        path = directory / f"{table.name}.csv"
+        if not path.exists():
+            problems.append(f"{path.name}: missing")
+            continue
+        try:
+            check_size(path)
+        except ImportRejected as rejected:
+            problems.extend(rejected.problems)
     if problems:
         raise ImportRejected(problems)
     report = Report()
-    with transaction.atomic():
-        writer = _Writer(report)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
-            try:
-                for table in TABLES:
-                    rows = data[table.name]
-                    writer.write(table, progress(rows, table.name) if progress else rows)
-                    if writer.problems:
-                        raise ImportRejected(writer.problems)
-                if sum(writer.report.created.values()) >= ANALYZE_AFTER:
-                    # Statistics for what was just written: the planner would otherwise
-                    # take the filled tables for empty ones and build each document by scans.
-                    cursor.execute("ANALYZE " + ", ".join(_written_tables()))
-                search.build_statement_documents(cursor, writer.statements_to_index())
-            finally:
-                cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
+        try:
+            loader = _Loader(cursor, report)
+            for table in TABLES:
+                loader.stage(table, directory / f"{table.name}.csv", progress)
+            loader.raise_problems()
+            for table in TABLES:
+                loader.check_rows(table)
+            loader.raise_problems()
+            for table in TABLES:
+                loader.load(table)
+                loader.raise_problems()
+            if sum(report.created.values()) >= ANALYZE_AFTER:
+                # Statistics for what was just written: the planner would otherwise
+                # take the filled tables for empty ones and build each document by scans.
+                cursor.execute("ANALYZE " + ", ".join(_written_tables()))
+            search.build_statement_documents(cursor, loader.statements_to_index())
+        finally:
+            cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
         record_missing_history(reason="Imported from a data package")
+        record_history(loader.updated_records(), reason="Updated from a data package")
     return report
 
 
-BATCH = 2000
 # Rows created after which the import refreshes the tables' statistics before building documents.
 ANALYZE_AFTER = 10_000
-# Relations that a model's clean() reads: loaded for each batch, not row by row.
-CLEANED_RELATIONS = {"affiliations": ("organisation",), "reviews": ("reviewer",)}
 # Tables whose changes alter the documents of the statements that use them.
 INDEXED_THROUGH = {
     "speakers": "SELECT statement_id FROM claims_statementspeaker WHERE speaker_id = ANY(%s)",
@@ -497,11 +512,110 @@ INDEXED_THROUGH = {
     "WHERE s.outlet_id = ANY(%s)",
     "topics": "SELECT statement_id FROM claims_statement_topics WHERE topic_id = ANY(%s)",
 }
-
-
 # Columns the database fills in (search documents, export lists).
 MAINTAINED_BY_TRIGGERS = {"search_vector", *models.EXPORT_FIELDS, "public_document"}
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+# Many-to-many columns: which model field, and how a target is named in the file.
+MANY = {"topics": "slug", "evidence": "public_id"}
+
+# What a valid cell of each type looks like (PostgreSQL regular expressions). Values
+# that match FAST are valid; those that only match SHAPE are tried with a cast.
+UUID_RE = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+_YEAR = r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_SURE_DAY = _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+_TIME = r"[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
+_JSON_STRING = r'"([^"\\\x01-\x1f]|\\["\\/bfnrt])*"'
+TYPES = {
+    # type: (fast, shape, cast, name in messages)
+    "uuid": (UUID_RE, None, None, "UUID"),
+    "date": (f"^{_SURE_DAY}$", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date", "date"),
+    "datetime": (
+        f"^{_SURE_DAY}{_TIME}$",
+        f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{_TIME}$",
+        "timestamptz",
+        "datetime",
+    ),
+    "integer": (r"^-?[0-9]{1,9}$", None, None, "integer"),
+    "number": (r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$", None, None, "number"),
+    "array": (
+        rf"^\[\s*({_JSON_STRING}(\s*,\s*{_JSON_STRING})*)?\s*\]$",
+        r"^\s*\[",
+        "array",
+        "JSON array of strings",
+    ),
+}
+# URLs that certainly pass Django's URLValidator; the others are checked by it.
+SURE_URL = r"^https?://([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}(:[0-9]{1,4})?([/?#][!-~]*)?$"
+# A cast that fails returns false instead of ending the transaction (checks only).
+CASTABLE = r"""
+CREATE OR REPLACE FUNCTION pg_temp.claims_castable(value text, type text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF type = 'array' THEN
+        RETURN jsonb_typeof(value::jsonb) = 'array' AND NOT EXISTS (
+            SELECT 1 FROM jsonb_array_elements(value::jsonb) e WHERE jsonb_typeof(e) <> 'string');
+    END IF;
+    EXECUTE format('SELECT %L::%s', value, type);
+    RETURN true;
+EXCEPTION WHEN others THEN
+    RETURN false;
+END $$;
+"""
+# The rules of the models' clean() methods, for rows of the file (alias s) joined as
+# given: (table, join, condition, column, message). tests/test_datapackage.py breaks each.
+CLEAN_RULES = (
+    (
+        "affiliations",
+        "JOIN claims_speaker o ON o.public_id = s.organisation::uuid",
+        "o.kind = 'person'",
+        "organisation",
+        "Choose an organisation, not a person.",
+    ),
+    (
+        "sources",
+        "",
+        "nullif(s.cites, '')::uuid = s.id::uuid",
+        "cites",
+        "A source cannot cite itself.",
+    ),
+    (
+        "statements",
+        "",
+        "coalesce(s.original_text, '') <> '' AND s.text_type <> 'translation'",
+        "original_text",
+        "Only a translation has an original text.",
+    ),
+    (
+        "statement_links",
+        "",
+        "s.from_statement::uuid = s.to_statement::uuid",
+        "to_statement",
+        "A statement cannot be linked to itself.",
+    ),
+    (
+        "reviews",
+        "JOIN claims_outlet o ON o.public_id = s.reviewer::uuid",
+        "o.kind <> 'fact_checker'",
+        "reviewer",
+        "The reviewer must be an outlet of kind fact-checker.",
+    ),
+)
+# Statement.clean() moves a month's or year's date to its first day.
+SAID_ON = """CASE s.said_on_precision
+    WHEN 'month' THEN date_trunc('month', nullif(s.said_on, '')::date)::date
+    WHEN 'year' THEN date_trunc('year', nullif(s.said_on, '')::date)::date
+    ELSE nullif(s.said_on, '')::date END"""
+DB_TYPES = {
+    "CharField": "varchar",
+    "SlugField": "varchar",
+    "URLField": "varchar",
+    "TextField": "text",
+    "ArrayField": "varchar[]",
+    "DecimalField": "numeric",
+    "DateField": "date",
+    "DateTimeField": "timestamptz",
+    "BooleanField": "boolean",
+    "PositiveSmallIntegerField": "integer",
+    "ForeignKey": "bigint",
+}
 
 
 def _written_tables() -> list[str]:
@@ -513,366 +627,484 @@ def _written_tables() -> list[str]:
     return tables
 
 
-def _copy_text(value) -> str:
-    """A value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, list):  # a text array
-        value = "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value) + "}"
-    elif isinstance(value, datetime.date):  # dates and datetimes
-        value = value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
+def _kind(column: Column) -> str:
+    """The type a column's cells are checked as."""
+    if column.name == "id" or (column.ref and column.type != "array"):
+        return "uuid"
+    return column.type
 
 
-def _checked_fields(model, table: Table, exclude: set) -> list:
-    """The fields whose values reading the file did not already check: validators, lengths, choices."""
-    enforced = {c.name for c in table.columns if c.enum or c.type not in ("string", "array")}
-    return [
-        f
-        for f in model._meta.concrete_fields
-        if f.name not in exclude
-        and f.editable
-        and not f.generated
-        and (f.validators or (f.choices and f.name not in enforced) or not f.blank)
-    ]
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def _clean_fields(obj, fields) -> None:
-    """Model.clean_fields() for these fields only; empty values are checked against blank=False."""
-    errors = {}
-    for field in fields:
-        raw = getattr(obj, field.attname)
-        if raw in field.empty_values:
-            if not field.blank:
-                errors[field.name] = [field.error_messages["blank" if raw == "" else "null"]]
-            continue
-        try:
-            setattr(obj, field.attname, field.clean(raw, obj))
-        except ValidationError as error:
-            errors[field.name] = error.error_list
-    if errors:
-        raise ValidationError(errors)
+def _condition(condition, columns: set) -> str | None:
+    """A UniqueConstraint's condition as SQL on the file's text cells, for the simple
+    forms the models use (field = value, negated or not); None for anything else."""
+    if condition is None:
+        return "true"
+    if len(condition.children) != 1 or not isinstance(condition.children[0], tuple):
+        return None
+    name, value = condition.children[0]
+    if name not in columns:
+        return None
+    cell = "'true'" if value is True else "'false'" if value is False else _quote(str(value))
+    test = f"coalesce(s.{name}, '') = {cell}"
+    return f"NOT ({test})" if condition.negated else test
 
 
-def _batches(rows, size):
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+class _Progress:
+    """A file whose reads advance a progress bar by the bytes read."""
+
+    def __init__(self, file, bar):
+        self.file, self.bar = file, bar
+
+    def read(self, size=-1):
+        data = self.file.read(size)
+        self.bar.update(len(data))
+        return data
+
+    def readline(self, size=-1):
+        data = self.file.readline(size)
+        self.bar.update(len(data))
+        return data
 
 
-class _Writer:
-    """Writes validated rows table by table, remembering each public id's primary key."""
+class _Loader:
+    """Stages, checks and merges the package's tables; remembers what changed."""
 
-    def __init__(self, report: Report):
-        self.report = report
+    def __init__(self, cursor, report: Report):
+        self.cursor, self.report = cursor, report
         self.problems: list[str] = []
-        self.ids: dict[str, dict[str, int]] = {}  # table -> public id -> pk
-        self.unchanged: dict[str, set[int]] = {}  # table -> pks left as they were (so far)
-        self.updated: dict[str, set[int]] = {}
+        self.created: dict[str, set[int]] = {}  # table -> pks of new rows
+        self.updated: dict[str, set[int]] = {}  # table -> pks of existing rows that changed
         self.statements: set[int] = set()  # whose documents need building
-        self.empty = False  # whether the table being written had no rows before
-        self._topics: dict[str, int] | None = None
+        cursor.execute(CASTABLE)
 
-    def problem(self, table: Table, row: dict, message: str) -> None:
-        self.problems.append(f"{table.name}.csv line {row['_line']}: {message}")
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ImportRejected(self.problems)
 
-    # ---- lookups
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        self.cursor.execute(sql, params)
+        return self.cursor.fetchall()
 
-    def lookup(self, name: str, public_ids) -> dict[str, int]:
-        """Public id -> pk for these ids of a table, from this import or the database."""
-        known = self.ids.setdefault(name, {})
-        wanted = set(public_ids) - known.keys()
-        if wanted:
-            found = BY_NAME[name].model._default_manager.filter(public_id__in=wanted)
-            known.update((str(p), pk) for p, pk in found.values_list("public_id", "pk"))
-        return known
+    # ---- staging
 
-    def topics(self) -> dict[str, int]:
-        if self._topics is None:
-            self._topics = dict(models.Topic.objects.values_list("slug", "pk"))
-        return self._topics
+    def stage(self, table: Table, path: Path, progress) -> None:
+        """The file, as it is, in the temporary table import_<name> (text cells and their line)."""
+        names = [c.name for c in table.columns]
+        staged = f"import_{table.name}"
+        self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{staged}")
+        self.cursor.execute(
+            f"CREATE TEMP TABLE {staged} (line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
+            + ", ".join(f"{n} text" for n in names)
+            + ")"
+        )
+        bar = progress(table.name, path.stat().st_size) if progress else None
+        try:
+            with transaction.atomic(), path.open("rb") as file, connection.wrap_database_errors:
+                self.cursor.copy_expert(
+                    f"COPY {staged} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv, HEADER MATCH)",
+                    _Progress(file, bar) if bar else file,
+                )
+        except DatabaseError as error:
+            # COPY stops at the first problem; reading the file in Python names them all.
+            found: list[str] = []
+            _read(path.parent, table, found)
+            self.problems.extend(found or [f"{path.name}: {str(error).splitlines()[0]}"])
+        finally:
+            if bar:
+                bar.close()
+
+    # ---- checks
+
+    def check_rows(self, table: Table) -> None:
+        """Each cell on its own: required, one of its enum, of its type, not too long."""
+        checks = []
+        fields = {f.name: f for f in table.model._meta.concrete_fields}
+        for column in table.columns:
+            cell, name = column.name, _quote(column.name)
+            field = fields.get(column.name)
+            blank_allowed = field is None or field.blank or not isinstance(field, CharField | TextField)
+            if column.required or not blank_allowed:
+                checks.append(f"SELECT line, {name}, 'required', NULL FROM s WHERE coalesce({cell}, '') = ''")
+            if column.enum:
+                allowed = ", ".join(_quote(v) for v in column.enum)
+                checks.append(
+                    f"SELECT line, {name}, 'enum', {cell} FROM s WHERE coalesce({cell}, '') <> '' AND {cell} NOT IN ({allowed})"
+                )
+            kind = _kind(column)
+            if kind == "boolean":
+                checks.append(
+                    f"SELECT line, {name}, 'boolean', {cell} FROM s WHERE coalesce({cell}, '') NOT IN ('', 'true', 'false')"
+                )
+            elif kind in TYPES:
+                fast, shape, cast, _ = TYPES[kind]
+                valid = f"{cell} ~ {_quote(fast)}"
+                if shape:
+                    valid += (
+                        f" OR ({cell} ~ {_quote(shape)} AND pg_temp.claims_castable({cell}, {_quote(cast)}))"
+                    )
+                checks.append(
+                    f"SELECT line, {name}, {_quote(kind)}, left({cell}, 40) FROM s WHERE coalesce({cell}, '') <> '' AND NOT ({valid})"
+                )
+                if kind == "array" and column.ref:
+                    checks.append(
+                        f"SELECT line, {name}, 'uuid', left(e, 40) FROM s, jsonb_array_elements_text("
+                        f"CASE WHEN {cell} ~ {_quote(fast)} THEN {cell}::jsonb ELSE '[]' END) e "
+                        f"WHERE e !~ {_quote(UUID_RE)}"
+                    )
+            max_length = getattr(field, "max_length", None) if field is not None and not column.ref else None
+            if max_length and kind == "string":
+                checks.append(
+                    f"SELECT line, {name}, 'long', length({cell})::text FROM s WHERE length({cell}) > {int(max_length)}"
+                )
+        sql = f"WITH s AS (SELECT * FROM import_{table.name}) " + " UNION ALL ".join(checks)
+        for line, column, problem, value in self.rows(sql + " ORDER BY 1, 2 LIMIT 1000"):
+            self.report_cell(table, line, column, problem, value)
+
+    def report_cell(self, table: Table, line: int, name: str, problem: str, value) -> None:
+        column = next(c for c in table.columns if c.name == name)
+        if problem == "required":
+            message = f"{name} is required"
+        elif problem == "enum":
+            message = f"{name} {value!r} is not one of {', '.join(column.enum)}"
+        elif problem == "long":
+            field = table.model._meta.get_field(name)
+            message = f"{name}: Ensure this value has at most {field.max_length} characters (it has {value})."
+        else:
+            label = "boolean" if problem == "boolean" else TYPES[problem][3]
+            message = f"{name} {value!r} is not a valid {label}"
+        self.problem(table, line, message)
+
+    def problem(self, table: Table, line: int, message: str) -> None:
+        self.problems.append(f"{table.name}.csv line {line}: {message}")
+
+    def check_references(self, table: Table) -> None:
+        for column in table.columns:
+            if not column.ref or column.type == "array" or column.ref == table.name:
+                continue
+            target = BY_NAME[column.ref].model._meta.db_table
+            for line, value in self.rows(
+                f"SELECT s.line, s.{column.name} FROM import_{table.name} s LEFT JOIN {target} r "
+                f"ON r.public_id = nullif(s.{column.name}, '')::uuid "
+                f"WHERE coalesce(s.{column.name}, '') <> '' AND r.id IS NULL ORDER BY 1 LIMIT 1000"
+            ):
+                self.problem(table, line, f"{column.name} {value} refers to nothing in {column.ref}.csv")
+
+    def check_unique(self, table: Table) -> None:
+        """Rows of the file that collide with each other, or with other records of the archive."""
+        model, names = table.model, {c.name for c in table.columns}
+        refs = {c.name for c in table.columns if c.ref} | {"id"}
+        as_key = lambda name: f"s.{name}::uuid" if name in refs else f"s.{name}"  # noqa: E731
+        groups = []  # (columns, condition, message)
+        if table.identified:
+            groups.append((("id",), "true", None))
+        else:
+            groups.append((table.key, "true", None))
+        for constraint in model._meta.constraints:
+            if (
+                isinstance(constraint, UniqueConstraint)
+                and constraint.fields
+                and set(constraint.fields) <= names
+            ):
+                condition = _condition(constraint.condition, names)
+                if condition is not None and tuple(constraint.fields) != table.key:
+                    groups.append((tuple(constraint.fields), condition, constraint.violation_error_message))
+        unique_fields = [
+            f.name for f in model._meta.concrete_fields if f.unique and not f.primary_key and f.name in names
+        ]
+        for name in unique_fields:
+            groups.append(((name,), f"coalesce(s.{name}, '') <> ''", None))
+        for columns, condition, message in groups:
+            keys = ", ".join(as_key(c) for c in columns)
+            for line, first, values in self.rows(
+                f"SELECT line, first, concat_ws(', ', {', '.join(columns)}) FROM ("
+                f"SELECT s.*, min(line) OVER (PARTITION BY {keys}) AS first FROM import_{table.name} s "
+                f"WHERE {condition}) x WHERE line > first ORDER BY 1 LIMIT 1000"
+            ):
+                what = message or f"{', '.join(columns)} {values}"
+                self.problem(table, line, f"{what} appears twice (first on line {first})")
+        if table.identified:
+            db_table = model._meta.db_table
+            for name in unique_fields:
+                for line, value in self.rows(
+                    f"SELECT s.line, s.{name} FROM import_{table.name} s JOIN {db_table} t "
+                    f"ON t.{model._meta.get_field(name).column} = s.{name} AND t.public_id <> s.id::uuid "
+                    "ORDER BY 1 LIMIT 1000"
+                ):
+                    self.problem(
+                        table, line, f"{name} {value!r} is already used by another record in the archive"
+                    )
+
+    def check_validators(self, table: Table) -> None:
+        """Field validators that only Python has, once per distinct value."""
+        for column in table.columns:
+            if column.ref or column.name == "id" or column.type == "array":
+                continue
+            field = table.model._meta.get_field(column.name)
+            validators = [v for v in field.validators if not isinstance(v, MaxLengthValidator)]
+            if not validators:
+                continue
+            sure = f"AND NOT ({column.name} ~* {_quote(SURE_URL)} AND length({column.name}) < 250)"
+            values = self.rows(
+                f"SELECT DISTINCT {column.name} FROM import_{table.name} WHERE coalesce({column.name}, '') <> '' "
+                + (sure if isinstance(field, URLField) else "")
+            )
+            bad = {}
+            for (value,) in values:
+                try:
+                    typed = field.to_python(value)
+                    for validator in validators:
+                        validator(typed)
+                except ValidationError as error:
+                    bad[value] = " ".join(error.messages)
+            if bad:
+                for line, value in self.rows(
+                    f"SELECT line, {column.name} FROM import_{table.name} WHERE {column.name} = ANY(%s) ORDER BY 1 LIMIT 1000",
+                    [list(bad)],
+                ):
+                    self.problem(table, line, f"{column.name}: {bad[value]}")
+
+    def check_model_rules(self, table: Table) -> None:
+        for name, join, condition, column, message in CLEAN_RULES:
+            if name == table.name:
+                for (line,) in self.rows(
+                    f"SELECT s.line FROM import_{name} s {join} WHERE {condition} ORDER BY 1 LIMIT 1000"
+                ):
+                    self.problem(table, line, f"{column}: {message}")
+        model = table.model
+        if model.clean_fields is Model.clean_fields:
+            return
+        # The model adjusts values before checking them (speakers' aliases): row by row,
+        # for the rows that have a value in such a column.
+        for column in table.columns:
+            if column.type != "array" or column.ref or column.name in MANY:
+                continue
+            changed = []
+            for line, cell in self.rows(
+                f"SELECT line, {column.name} FROM import_{table.name} WHERE coalesce({column.name}, '[]') <> '[]'"
+            ):
+                obj = model(**{column.name: json.loads(cell)})
+                others = [f.name for f in model._meta.fields if f.name != column.name]
+                try:
+                    obj.clean_fields(exclude=others)
+                except ValidationError as error:
+                    for messages in error.message_dict.values():
+                        self.problem(table, line, f"{column.name}: {' '.join(messages)}")
+                    continue
+                cleaned = json.dumps(getattr(obj, column.name), ensure_ascii=False)
+                if json.loads(cell) != getattr(obj, column.name):
+                    changed.append((line, cleaned))
+            if changed:
+                self.cursor.execute(
+                    f"UPDATE import_{table.name} s SET {column.name} = v.cell "
+                    "FROM unnest(%s::bigint[], %s::text[]) AS v(line, cell) WHERE s.line = v.line",
+                    [[line for line, _ in changed], [cell for _, cell in changed]],
+                )
 
     # ---- writing
 
-    def write(self, table: Table, rows) -> None:
-        self.ids.setdefault(table.name, {})
-        # Into an empty table every row is new: no need to look for existing ones.
-        self.empty = not table.model._default_manager.exists()
-        self.unchanged[table.name], self.updated[table.name] = set(), set()
-        written = []
-        for batch in _batches(rows, BATCH):
-            self.write_batch(table, batch)
-            if self.problems:
-                return
-            written.extend(batch)
+    def load(self, table: Table) -> None:
+        self.check_references(table)
+        self.check_unique(table)
+        self.check_validators(table)
+        self.check_model_rules(table)
+        if self.problems:
+            return
+        try:
+            with transaction.atomic(), connection.wrap_database_errors:
+                self.merge(table)
+        except (IntegrityError, DataError) as error:
+            self.problems.append(f"{table.name}.csv: {self.explain(table, error)}")
+            return
+        created, updated = self.created[table.name], self.updated[table.name]
+        total = self.rows(f"SELECT count(*) FROM import_{table.name}")[0][0]
+        self.report.created[table.name] += len(created)
+        self.report.updated[table.name] += len(updated)
+        self.report.unchanged[table.name] += total - len(created) - len(updated)
+
+    @staticmethod
+    def explain(table: Table, error) -> str:
+        """A constraint the checks above do not foresee (a record of the archive the file
+        collides with): the model's message for it, and the database's details."""
+        cause = getattr(error, "__cause__", None)
+        diag = getattr(cause, "diag", None)
+        name = getattr(diag, "constraint_name", None)
+        for constraint in table.model._meta.constraints:
+            if constraint.name == name and constraint.violation_error_message:
+                detail = getattr(diag, "message_detail", None) or ""
+                return f"{constraint.violation_error_message % {'name': name}} {detail}".strip()
+        return str(error).splitlines()[0]
+
+    def values(self, table: Table) -> tuple[list[str], list[str], str]:
+        """The archive table's columns, the file's values for them (typed, references
+        resolved), and the joins those need."""
+        columns, values, joins = [], [], []
+        for column in table.columns:
+            if column.name == "id" or column.name in MANY or column.ref == table.name:
+                continue
+            field = table.model._meta.get_field(column.name)
+            cell = f"s.{column.name}"
+            if column.ref:
+                alias = f"r_{column.name}"
+                target = BY_NAME[column.ref].model._meta.db_table
+                joins.append(f"LEFT JOIN {target} {alias} ON {alias}.public_id = nullif({cell}, '')::uuid")
+                value = f"{alias}.id"
+            elif table.name == "statements" and column.name == "said_on":
+                value = SAID_ON
+            elif column.type == "array":
+                value = f"ARRAY(SELECT jsonb_array_elements_text(coalesce(nullif({cell}, ''), '[]')::jsonb))"
+            elif column.type == "boolean":
+                value = f"{cell} = 'true'"
+            elif column.type == "string":
+                value = f"coalesce({cell}, '')"
+            else:
+                value = f"nullif({cell}, '')"
+            columns.append(field.column)
+            values.append(f"({value})::{DB_TYPES[field.get_internal_type()]}")
+        return columns, values, " ".join(joins)
+
+    def merge(self, table: Table) -> None:
+        model = table.model
+        db_table = model._meta.db_table
+        columns, values, joins = self.values(table)
+        incoming = f"incoming_{table.name}"
+        key_columns = (
+            ["public_id"] if table.identified else [model._meta.get_field(k).column for k in table.key]
+        )
+        selected = ", ".join(f"{v} AS {c}" for c, v in zip(columns, values, strict=True))
+        public_id = "s.id::uuid AS public_id, " if table.identified else ""
+        self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{incoming}")
+        self.cursor.execute(
+            f"CREATE TEMP TABLE {incoming} AS SELECT s.line, {public_id}{selected} FROM import_{table.name} s {joins}"
+        )
+        changing = [c for c in columns if c not in key_columns]
+        match = " AND ".join(f"t.{c} = i.{c}" for c in key_columns)
+        updated = []
+        if changing:
+            own = ", ".join(changing)
+            new = ", ".join(f"i.{c}" for c in changing)
+            updated = self.rows(
+                f"UPDATE {db_table} t SET ({own}) = ROW({new}) FROM {incoming} i WHERE {match} "
+                f"AND ROW({', '.join(f't.{c}' for c in changing)}) IS DISTINCT FROM ROW({new}) "
+                f"RETURNING t.id, {self.tracked(table, 't')}"
+            )
+        all_columns = ", ".join(key_columns + [c for c in columns if c not in key_columns])
+        created = self.rows(
+            f"INSERT INTO {db_table} ({all_columns}) SELECT {all_columns} FROM {incoming} i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {db_table} t WHERE {match}) ORDER BY i.line RETURNING id, {self.tracked(table, db_table)}"
+        )
+        self.created[table.name] = {row[0] for row in created}
+        self.updated[table.name] = {row[0] for row in updated}
+        for row in created + updated:
+            self.statements.update(pk for pk in row[1:] if pk is not None)
         for column in table.columns:
             if column.ref == table.name:
-                self.write_self_references(table, column, written)
+                self.merge_self_reference(table, column)
+            elif column.name in MANY:
+                self.merge_many(table, column)
 
-    def write_batch(self, table: Table, batch: list[dict]) -> None:
-        model = table.model
-        refs = [c for c in table.columns if c.ref and c.ref != table.name and c.type != "array"]
-        for column in refs:
-            known = self.lookup(column.ref, {r[column.name] for r in batch if r.get(column.name) is not None})
-            for row in batch:
-                value = row.get(column.name)
-                if value is not None and value not in known:
-                    self.problem(table, row, f"{column.name} {value} refers to nothing in {column.ref}.csv")
-        if table.identified:
-            seen = set(self.ids[table.name])
-            for row in batch:
-                if row["id"] in seen:
-                    self.problem(table, row, f"id {row['id']} appears twice")
-                seen.add(row["id"])
+    @staticmethod
+    def tracked(table: Table, alias: str) -> str:
+        """The statements whose documents show a row of this table (columns of ``alias``)."""
+        columns = {
+            "statements": ["id"],
+            "statement_speakers": ["statement_id"],
+            "appearances": ["statement_id"],
+            "statement_links": ["from_statement_id", "to_statement_id"],
+            "claims": ["statement_id"],
+        }.get(table.name)
+        return ", ".join(f"{alias}.{c}" for c in columns) if columns else "NULL::bigint"
+
+    def mark_updated(self, table: Table, pks) -> None:
+        self.updated[table.name].update(set(pks) - self.created[table.name])
+
+    def merge_self_reference(self, table: Table, column: Column) -> None:
+        """A source may cite one listed after it: set once every row exists."""
+        db_table = table.model._meta.db_table
+        db_column = table.model._meta.get_field(column.name).column
+        for line, value in self.rows(
+            f"SELECT s.line, s.{column.name} FROM import_{table.name} s LEFT JOIN {db_table} r "
+            f"ON r.public_id = nullif(s.{column.name}, '')::uuid "
+            f"WHERE coalesce(s.{column.name}, '') <> '' AND r.id IS NULL ORDER BY 1 LIMIT 1000"
+        ):
+            self.problem(table, line, f"{column.name} {value} refers to nothing in {table.name}.csv")
         if self.problems:
             return
-        values = [self.values(table, row) for row in batch]
-        existing = self.existing(table, batch, values)
-        new, changed, fields = [], [], set()
-        objs = []
-        for row, vals, obj in zip(batch, values, existing, strict=True):
-            if obj is None:
-                obj = model(**vals, **({"public_id": row["id"]} if table.identified else {}))
-                new.append((row, obj))
-            else:
-                differs = [k for k, v in vals.items() if getattr(obj, k) != v]
-                if differs:
-                    for key in differs:
-                        setattr(obj, key, vals[key])
-                    self.check(table, row, obj)  # rare: the whole validation
-                    changed.append(obj)
-                    fields.update(differs)
-                else:
-                    self.unchanged[table.name].add(obj.pk)
-            objs.append(obj)
-        self.quick_check(table, new)
-        if self.problems:
-            return
-        self.insert(table, new)
-        if self.problems or not self.save_changes(table, batch, changed, fields):
-            return
-        self.report.created[table.name] += len(new)
-        self.report.unchanged[table.name] += len(batch) - len(new) - len(changed)
-        self.report.updated[table.name] += len(changed)
-        self.updated[table.name].update(o.pk for o in changed)
-        if table.identified:
-            self.ids[table.name].update((row["id"], obj.pk) for row, obj in zip(batch, objs, strict=True))
-        for name in ("topics", "evidence"):
-            if any(c.name == name for c in table.columns):
-                self.write_many(table, name, batch, objs)
-        if table.name == "statements":
-            self.statements.update(o.pk for o in objs)
-        elif table.name in ("statement_speakers", "appearances"):
-            self.statements.update(o.statement_id for o in objs)
-        elif table.name == "statement_links":
-            self.statements.update(o.from_statement_id for o in objs)
-            self.statements.update(o.to_statement_id for o in objs)  # its public document lists it
-        elif table.name == "claims":
-            # Its statement's public document lists it.
-            self.statements.update(o.statement_id for o in objs if o.statement_id is not None)
-
-    def values(self, table: Table, row: dict) -> dict:
-        values = {}
-        for column in table.columns:
-            if column.name in ("id", "topics", "evidence") or column.ref == table.name:
-                continue  # many-to-many and self-references are written afterwards
-            value = row.get(column.name)
-            if column.ref:
-                values[f"{column.name}_id"] = None if value is None else self.ids[column.ref][value]
-            else:
-                values[column.name] = value if value is not None or column.type != "string" else ""
-        return values
-
-    def existing(self, table: Table, batch: list[dict], values: list[dict]) -> list:
-        if self.empty:
-            return [None] * len(batch)
-        manager = table.model._default_manager
-        if table.identified:
-            found = {str(o.public_id): o for o in manager.filter(public_id__in=[r["id"] for r in batch])}
-            return [found.get(r["id"]) for r in batch]
-        keys = [k if k in ("role", "type") else f"{k}_id" for k in table.key]
-        candidates = manager.filter(**{f"{keys[0]}__in": {v[keys[0]] for v in values}})
-        found = {tuple(getattr(o, k) for k in keys): o for o in candidates}
-        return [found.get(tuple(v[k] for k in keys)) for v in values]
-
-    def quick_check(self, table: Table, new: list) -> None:
-        """Each new row's fields and clean(); uniqueness and constraints are left to the database."""
-        model = table.model
-        for name in CLEANED_RELATIONS.get(table.name, ()):
-            field = model._meta.get_field(name)
-            related = field.related_model._default_manager.in_bulk(
-                {getattr(o, field.attname) for _, o in new}
-            )
-            for _, obj in new:
-                setattr(obj, name, related[getattr(obj, field.attname)])
-        exclude = {c.name for c in table.columns if c.ref} | {"topics", "evidence"}
-        if model.clean_fields is not Model.clean_fields:
-            checked = None  # the model adds to the field checks (speakers' aliases): all of them
-        else:
-            checked = _checked_fields(model, table, exclude)
-        for row, obj in new:
-            try:
-                if checked is None:
-                    obj.clean_fields(exclude=list(exclude))
-                else:
-                    _clean_fields(obj, checked)
-                obj.clean()
-            except ValidationError as error:
-                self.report_error(table, row, error)
-
-    def insert(self, table: Table, new: list) -> None:
-        """New rows in one COPY, with primary keys taken from the table's sequence beforehand."""
-        if not new:
-            return
-        model = table.model
-        fields = [
-            f
-            for f in model._meta.concrete_fields
-            if not f.generated and not f.primary_key and f.name not in MAINTAINED_BY_TRIGGERS
-        ]
-        db_table = model._meta.db_table
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [db_table, len(new)],
-                )
-                for (pk,), (_, obj) in zip(cursor.fetchall(), new, strict=True):
-                    obj.pk = pk
-                buffer = io.StringIO()
-                for _, obj in new:
-                    buffer.write(str(obj.pk))
-                    for field in fields:
-                        buffer.write("\t")
-                        buffer.write(_copy_text(getattr(obj, field.attname)))
-                    buffer.write("\n")
-                buffer.seek(0)
-                columns = ", ".join(f'"{f.column}"' for f in [model._meta.pk, *fields])
-                with connection.wrap_database_errors:
-                    cursor.copy_expert(f"COPY {db_table} ({columns}) FROM STDIN", buffer)
-        except (IntegrityError, DataError) as error:
-            for row, obj in new:  # which rows: the whole validation names them
-                obj.pk = None
-                self.check(table, row, obj)
-            if not self.problems:
-                first, last = new[0][0]["_line"], new[-1][0]["_line"]
-                self.problems.append(f"{table.name}.csv lines {first}-{last}: {str(error).splitlines()[0]}")
-
-    def save_changes(self, table: Table, batch, changed: list, fields: set) -> bool:
-        if not changed:
-            return True
-        try:
-            with transaction.atomic():
-                table.model._default_manager.bulk_update(changed, sorted(fields))
-        except (IntegrityError, DataError) as error:
-            first, last = batch[0]["_line"], batch[-1]["_line"]
-            self.problems.append(f"{table.name}.csv lines {first}-{last}: {str(error).splitlines()[0]}")
-            return False
-        return True
-
-    def write_many(self, table: Table, name: str, batch: list[dict], objs: list) -> None:
-        """A many-to-many column (topics by slug, evidence by source id): add and remove the difference."""
-        field = table.model._meta.get_field(name)
-        through = field.remote_field.through
-        own, other = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
-        if name == "topics":
-            targets = self.topics()
-        else:
-            targets = self.lookup("sources", {v for r in batch for v in r.get(name, [])})
-        wanted = {}
-        for row, obj in zip(batch, objs, strict=True):
-            unknown = [v for v in row.get(name, []) if v not in targets]
-            if unknown:
-                self.problem(table, row, f"{name}: unknown {', '.join(map(str, unknown))}")
-                continue
-            wanted[obj.pk] = {targets[v] for v in row.get(name, [])}
-        if self.problems:
-            return
-        current = {pk: set() for pk in wanted}
-        for pk, target in through.objects.filter(**{f"{own}__in": list(wanted)}).values_list(own, other):
-            current[pk].add(target)
-        through.objects.bulk_create(
-            [through(**{own: pk, other: t}) for pk, ts in wanted.items() for t in sorted(ts - current[pk])]
+        changed = self.rows(
+            f"UPDATE {db_table} t SET {db_column} = r.id FROM import_{table.name} s "
+            f"LEFT JOIN {db_table} r ON r.public_id = nullif(s.{column.name}, '')::uuid "
+            f"WHERE t.public_id = s.id::uuid AND t.{db_column} IS DISTINCT FROM r.id RETURNING t.id"
         )
-        for pk, ts in wanted.items():
-            if current[pk] - ts:
-                through.objects.filter(**{own: pk, f"{other}__in": current[pk] - ts}).delete()
-            if ts != current[pk]:
-                self.mark_updated(table, pk)
+        changed = [pk for (pk,) in changed]
+        if not changed:
+            return
+        # A chain that comes back to where it started (A cites B cites A) is refused.
+        for (line,) in self.rows(
+            f"""
+            WITH RECURSIVE walk(start, current) AS (
+                SELECT id, {db_column} FROM {db_table} WHERE id = ANY(%s) AND {db_column} IS NOT NULL
+                UNION ALL
+                SELECT w.start, t.{db_column} FROM walk w JOIN {db_table} t ON t.id = w.current
+                WHERE t.{db_column} IS NOT NULL
+            ) CYCLE current SET is_cycle USING path
+            SELECT DISTINCT s.line FROM walk w JOIN {db_table} t ON t.id = w.start
+            JOIN import_{table.name} s ON s.id::uuid = t.public_id
+            WHERE w.current = w.start ORDER BY 1 LIMIT 1000
+            """,
+            [changed],
+        ):
+            self.problem(table, line, f"{column.name}: This would make a citation cycle.")
+        self.mark_updated(table, changed)
 
-    def mark_updated(self, table: Table, pk: int) -> None:
-        if pk in self.unchanged[table.name]:
-            self.unchanged[table.name].discard(pk)
-            self.report.unchanged[table.name] -= 1
-            self.report.updated[table.name] += 1
-            self.updated[table.name].add(pk)
-
-    def write_self_references(self, table: Table, column: Column, rows: list[dict]) -> None:
-        """A source may cite one listed after it: references within a table once every row exists."""
-        known = self.lookup(table.name, {r[column.name] for r in rows if r.get(column.name) is not None})
-        wanted = {}
-        for row in rows:
-            target = row.get(column.name)
-            if target is not None and target not in known:
-                self.problem(table, row, f"{column.name} {target} refers to nothing in {table.name}.csv")
-            elif target is not None and target == row["id"]:
-                self.problem(table, row, f"{column.name}: a record cannot refer to itself")
-            else:
-                wanted[known[row["id"]]] = (known.get(target), row)
+    def merge_many(self, table: Table, column: Column) -> None:
+        """A many-to-many column (topics by slug, evidence by source id): add and remove the difference."""
+        field = table.model._meta.get_field(column.name)
+        through = field.remote_field.through._meta.db_table
+        own, other = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+        target = field.related_model._meta.db_table
+        by = MANY[column.name]
+        named = "x.value::uuid" if by == "public_id" else "x.value"
+        wanted = f"wanted_{table.name}"
+        self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{wanted}")
+        self.cursor.execute(
+            f"CREATE TEMP TABLE {wanted} AS SELECT s.line, o.id AS owner, x.value, g.id AS target "
+            f"FROM import_{table.name} s JOIN {table.model._meta.db_table} o ON o.public_id = s.id::uuid "
+            f"CROSS JOIN jsonb_array_elements_text(coalesce(nullif(s.{column.name}, ''), '[]')::jsonb) AS x(value) "
+            f"LEFT JOIN {target} g ON g.{by} = {named}"
+        )
+        for line, unknown in self.rows(
+            f"SELECT line, string_agg(value, ', ' ORDER BY value) FROM {wanted} WHERE target IS NULL "
+            "GROUP BY line ORDER BY 1 LIMIT 1000"
+        ):
+            self.problem(table, line, f"{column.name}: unknown {unknown}")
         if self.problems:
             return
-        model, attname = table.model, f"{column.name}_id"
-        current = dict(model._default_manager.filter(pk__in=list(wanted)).values_list("pk", attname))
-        changes = {pk: target for pk, (target, _) in wanted.items() if current[pk] != target}
-        if not changes:
-            return
-        db_table, db_column = model._meta.db_table, model._meta.get_field(column.name).column
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {db_table} t SET {db_column} = v.target "
-                f"FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, target) WHERE t.id = v.id",
-                [list(changes), list(changes.values())],
-            )
-            # A chain that comes back to where it started (A cites B cites A) is refused.
-            cursor.execute(
-                f"""
-                WITH RECURSIVE walk(start, current) AS (
-                    SELECT id, {db_column} FROM {db_table} WHERE id = ANY(%s) AND {db_column} IS NOT NULL
-                    UNION ALL
-                    SELECT w.start, t.{db_column} FROM walk w JOIN {db_table} t ON t.id = w.current
-                    WHERE t.{db_column} IS NOT NULL
-                ) CYCLE current SET is_cycle USING path
-                SELECT DISTINCT start FROM walk WHERE current = start ORDER BY start
-                """,
-                [list(changes)],
-            )
-            for (pk,) in cursor.fetchall():
-                self.problem(table, wanted[pk][1], f"{column.name}: this would make a citation cycle")
-        for pk in changes:
-            self.mark_updated(table, pk)
+        added = self.rows(
+            f"INSERT INTO {through} ({own}, {other}) SELECT DISTINCT owner, target FROM {wanted} w "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {through} th WHERE th.{own} = w.owner AND th.{other} = w.target) "
+            f"ORDER BY owner, target RETURNING {own}"
+        )
+        removed = self.rows(
+            f"DELETE FROM {through} th USING {table.model._meta.db_table} o, import_{table.name} s "
+            f"WHERE o.public_id = s.id::uuid AND th.{own} = o.id "
+            f"AND NOT EXISTS (SELECT 1 FROM {wanted} w WHERE w.owner = th.{own} AND w.target = th.{other}) "
+            f"RETURNING th.{own}"
+        )
+        changed = {pk for (pk,) in added + removed}
+        self.mark_updated(table, changed)
+        if table.name == "statements":
+            self.statements.update(changed)
 
     def statements_to_index(self) -> list[int]:
         """Statements written, and those using speakers, sources, outlets or topics that changed."""
-        with connection.cursor() as cursor:
-            for name, sql in INDEXED_THROUGH.items():
-                if self.updated.get(name):
-                    cursor.execute(sql, [sorted(self.updated[name])])
-                    self.statements.update(pk for (pk,) in cursor.fetchall())
+        for name, sql in INDEXED_THROUGH.items():
+            if self.updated.get(name):
+                self.statements.update(pk for (pk,) in self.rows(sql, [sorted(self.updated[name])]))
         return sorted(self.statements)
 
-    def check(self, table: Table, row: dict, obj) -> None:
-        try:
-            obj.full_clean(exclude=["topics", "evidence"], validate_unique=True)
-        except ValidationError as error:
-            self.report_error(table, row, error)
-
-    def report_error(self, table: Table, row: dict, error: ValidationError) -> None:
-        for name, messages in error.message_dict.items():
-            self.problem(table, row, f"{name}: {' '.join(messages)}")
+    def updated_records(self) -> dict:
+        """Model -> pks of the existing records this import changed."""
+        return {table.model: self.updated[table.name] for table in TABLES if self.updated.get(table.name)}

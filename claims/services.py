@@ -16,25 +16,47 @@ def record_missing_history(*, reason: str) -> int:
     Returns how many entries were written.
     """
     written = 0
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        for model in apps.get_app_config("claims").get_models():
-            history = getattr(model, "history", None)
-            if history is None or not hasattr(history, "bulk_history_create"):
-                continue
-            history_model = history.model
-            # Generated columns (said_until) compute themselves.
-            columns = [f.column for f in history_model.tracked_fields if not f.generated]
-            names = ", ".join(f'"{c}"' for c in columns)
-            copied = ", ".join(f'm."{c}"' for c in columns)
-            cursor.execute(
-                f"""
-                INSERT INTO {history_model._meta.db_table}
-                    ({names}, history_date, history_change_reason, history_type, history_user_id)
-                SELECT {copied}, %s, %s, '+', NULL FROM {model._meta.db_table} m
-                WHERE NOT EXISTS (SELECT 1 FROM {history_model._meta.db_table} h WHERE h.id = m.id)
-                """,
-                [now, reason],
+    for model in apps.get_app_config("claims").get_models():
+        if _history_model(model) is not None:
+            table = _history_model(model)._meta.db_table
+            written += _copy_to_history(
+                model, "+", reason, f"NOT EXISTS (SELECT 1 FROM {table} h WHERE h.id = m.id)", []
             )
-            written += cursor.rowcount
     return written
+
+
+@transaction.atomic
+def record_history(changed: dict, *, reason: str) -> int:
+    """A history entry ("~", changed) for each record given (model -> primary keys), as
+    it now is: for bulk updates, which save rows without django-simple-history's signals."""
+    written = 0
+    for model, pks in changed.items():
+        if pks and _history_model(model) is not None:
+            written += _copy_to_history(model, "~", reason, "m.id = ANY(%s)", [sorted(pks)])
+    return written
+
+
+def _history_model(model):
+    history = getattr(model, "history", None)
+    if history is None or not hasattr(history, "bulk_history_create"):
+        return None
+    return history.model
+
+
+def _copy_to_history(model, history_type: str, reason: str, where: str, params: list) -> int:
+    """One INSERT ... SELECT: the rows of ``model`` that match ``where`` (alias m) into its history."""
+    history_model = _history_model(model)
+    # Generated columns (said_until) compute themselves.
+    columns = [f.column for f in history_model.tracked_fields if not f.generated]
+    names = ", ".join(f'"{c}"' for c in columns)
+    copied = ", ".join(f'm."{c}"' for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {history_model._meta.db_table}
+                ({names}, history_date, history_change_reason, history_type, history_user_id)
+            SELECT {copied}, %s, %s, %s, NULL FROM {model._meta.db_table} m WHERE {where}
+            """,
+            [timezone.now(), reason, history_type, *params],
+        )
+        return cursor.rowcount

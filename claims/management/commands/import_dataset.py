@@ -21,7 +21,10 @@ class Command(BaseCommand):
         quiet = not sys.stderr.isatty()
         try:
             report = import_package(
-                Path(directory), progress=lambda rows, name: tqdm(rows, desc=name, unit="row", disable=quiet)
+                Path(directory),
+                progress=lambda name, size: tqdm(
+                    total=size, desc=name, unit="B", unit_scale=True, disable=quiet
+                ),
             )
         except ImportRejected as rejected:
             raise CommandError("Nothing was imported:\n" + "\n".join(rejected.problems[:200])) from None
