@@ -328,10 +328,14 @@ def build_documents(cursor) -> None:
 
 
 def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
-    """Statements' search documents and export lists, set-based (all, or those with these ids).
+    """Statements' search documents, export lists and public documents, set-based (all,
+    or those with these ids, and the public documents of the statements linked to or
+    from them, which show their text, date and status).
 
-    The same definitions as the trigger (migrations 0009-0011); the test suite
-    compares the two.
+    The same definitions as the triggers (migrations 0009-0013); the test suite
+    compares them. One UPDATE writes each row once: a second pass for the public
+    documents rewrote every row and its index entries again (half the time of a
+    large import).
     """
     if ids is None:
         where_ss = where_a = where_st = and_l = and_s = ""
@@ -374,7 +378,8 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
             export_speakers = coalesce(n.slugs, ''), export_speaker_roles = coalesce(n.roles, ''),
             export_topics = coalesce(tp.slugs, ''), export_source_urls = coalesce(src.urls, ''),
             export_quotes = coalesce(src.printed, ''), export_appearances = coalesce(src.appearances, '[]'),
-            export_responds_to = coalesce(r.ids, '')
+            export_responds_to = coalesce(r.ids, ''),
+            public_document = CASE WHEN s.status IN {PUBLIC_SQL} THEN ({PUBLIC_DOCUMENT})::text END
         FROM claims_statement s2
         LEFT JOIN names n ON n.statement_id = s2.id
         LEFT JOIN sources src ON src.statement_id = s2.id
@@ -384,19 +389,23 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
         """,
         [ids] * 5 if ids is not None else [],
     )
-    build_public_documents(cursor, ids)
+    if ids is not None:
+        build_public_documents(cursor, ids, neighbours_only=True)
 
 
-def build_public_documents(cursor, ids: list[int] | None = None) -> None:
+def build_public_documents(cursor, ids: list[int] | None = None, *, neighbours_only: bool = False) -> None:
     """Public statements' API documents, set-based: all, or those with these ids and
-    the statements linked to or from them (which show their text, date and status)."""
+    the statements linked to or from them (which show their text, date and status);
+    with ``neighbours_only``, those linked statements alone."""
     if ids is None:
         where, params = "", []
     else:
-        where = """AND s.id IN (
-            SELECT unnest(%s::bigint[])
-            UNION SELECT to_statement_id FROM claims_statementlink WHERE from_statement_id = ANY(%s)
-            UNION SELECT from_statement_id FROM claims_statementlink WHERE to_statement_id = ANY(%s))"""
+        linked = """SELECT to_statement_id FROM claims_statementlink WHERE from_statement_id = ANY(%s)
+            UNION SELECT from_statement_id FROM claims_statementlink WHERE to_statement_id = ANY(%s)"""
+        if neighbours_only:
+            where = f"AND s.id IN (({linked}) EXCEPT SELECT unnest(%s::bigint[]))"
+        else:
+            where = f"AND s.id IN (SELECT unnest(%s::bigint[]) UNION {linked})"
         params = [ids] * 3
     cursor.execute(
         f"""UPDATE claims_statement s SET public_document =
