@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import CharField, Model, TextField, UniqueConstraint, URLField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import exports, models, search
@@ -272,6 +273,31 @@ def _row(obj, table: Table) -> list[str]:
     return cells
 
 
+# What the selected statements ({ids}: their ids) need beyond their own rows: the sources
+# they appeared in, that their reviews cite as evidence, and what those cite in turn; the
+# outlets of those sources and the reviewers; their speakers, and the organisations those
+# speakers are affiliated with. Topics are exported whole (a small vocabulary).
+_REVIEWS = "SELECT r.id, r.reviewer_id FROM claims_review r JOIN claims_claim c ON c.id = r.claim_id WHERE c.statement_id IN ({ids})"
+NEEDED_SOURCES = f"""
+WITH RECURSIVE needed(id) AS (
+    SELECT source_id FROM claims_appearance WHERE statement_id IN ({{ids}})
+    UNION SELECT e.source_id FROM claims_review_evidence e WHERE e.review_id IN (SELECT id FROM ({_REVIEWS}) r)
+    UNION SELECT s.cites_id FROM claims_source s JOIN needed n ON n.id = s.id WHERE s.cites_id IS NOT NULL
+) SELECT id FROM needed"""
+NEEDED_OUTLETS = f"""
+SELECT outlet_id FROM claims_source WHERE outlet_id IS NOT NULL AND id IN ({NEEDED_SOURCES})
+UNION SELECT reviewer_id FROM ({_REVIEWS}) r"""
+SPOKEN = "SELECT speaker_id FROM claims_statementspeaker WHERE statement_id IN ({ids})"
+NEEDED_SPEAKERS = f"""
+{SPOKEN} UNION SELECT organisation_id FROM claims_affiliation WHERE speaker_id IN ({SPOKEN})"""
+
+
+def _needed(template: str, statements) -> RawSQL:
+    """The ids ``template`` selects for these statements (a queryset of their pks)."""
+    ids_sql, params = statements.query.sql_with_params()
+    return RawSQL(template.format(ids=ids_sql), params * template.count("{ids}"))
+
+
 def _queryset(table: Table, statements):
     """Everything the selected statements need, or the whole table (statements=None)."""
     model = table.model
@@ -285,6 +311,10 @@ def _queryset(table: Table, statements):
         qs = qs.prefetch_related("evidence")
     if statements is not None:
         selected = {
+            "speakers": lambda: qs.filter(pk__in=_needed(NEEDED_SPEAKERS, statements)),
+            "affiliations": lambda: qs.filter(speaker__in=_needed(SPOKEN, statements)),
+            "outlets": lambda: qs.filter(pk__in=_needed(NEEDED_OUTLETS, statements)),
+            "sources": lambda: qs.filter(pk__in=_needed(NEEDED_SOURCES, statements)),
             "statements": lambda: qs.filter(pk__in=statements),
             "statement_speakers": lambda: qs.filter(statement__in=statements),
             "appearances": lambda: qs.filter(statement__in=statements),
@@ -749,7 +779,7 @@ class _Loader:
                 checks.append(
                     f"SELECT line, {name}, {_quote(kind)}, left({cell}, 40) FROM s WHERE coalesce({cell}, '') <> '' AND NOT ({valid})"
                 )
-                if kind == "array" and column.ref:
+                if kind == "array" and MANY.get(column.name) == "public_id":  # a list of ids
                     checks.append(
                         f"SELECT line, {name}, 'uuid', left(e, 40) FROM s, jsonb_array_elements_text("
                         f"CASE WHEN {cell} ~ {_quote(fast)} THEN {cell}::jsonb ELSE '[]' END) e "

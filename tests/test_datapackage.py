@@ -8,7 +8,18 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from claims.models import EXPORT_FIELDS, Appearance, Claim, Review, Source, Statement, Status, Topic
+from claims.models import (
+    EXPORT_FIELDS,
+    Appearance,
+    Claim,
+    Outlet,
+    Review,
+    Source,
+    Speaker,
+    Statement,
+    Status,
+    Topic,
+)
 from tests.factories import FactCheckerFactory, ReviewFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +127,21 @@ def test_filtered_export_keeps_what_the_statements_need(archive, tmp_path):
     statements = files["statements.csv"].decode().splitlines()
     assert len(statements) == 2  # header and al-Mesmari's statement
     assert json.loads(files["datapackage.json"])["claims:filters"] == {"speaker": ["ahmad-al-mesmari"]}
+    # Only the speakers, sources and outlets it needs, and whole: it imports into an empty archive.
+    statement = Statement.objects.get(speaker_roles__speaker__slug="ahmad-al-mesmari")
+    speakers = {r.speaker.slug for r in statement.speaker_roles.all()}
+    for speaker in list(speakers):
+        speakers |= {a.organisation.slug for a in Speaker.objects.get(slug=speaker).affiliations.all()}
+    exported = {row.split(",")[1] for row in files["speakers.csv"].decode().splitlines()[1:]}
+    assert exported == speakers
+    sources = {str(a.source.public_id) for a in statement.appearances.all()}
+    cited = {str(s.cites.public_id) for s in Source.objects.filter(public_id__in=sources) if s.cites}
+    exported = {row.split(",")[0] for row in files["sources.csv"].decode().splitlines()[1:]}
+    assert exported == sources | cited and Source.objects.count() > len(exported)
+    roles = statement.speaker_roles.count()
+    wipe()
+    call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    assert Statement.objects.get().speaker_roles.count() == roles
     with pytest.raises(CommandError, match="said_after"):
         export(tmp_path / "bad", "--filter", "said_after=2020-02-30")
     with pytest.raises(CommandError, match="Unknown filter"):
@@ -235,3 +261,214 @@ def test_bad_sources_are_rejected(archive, tmp_path, mangle, message):
     assert message in str(error.value)
     assert "sources.csv line " in str(error.value)
     assert not Source.objects.exists()
+
+
+def edit(path, table, change):
+    """Rewrite one CSV of a package: ``change(rows)`` gets and returns dicts by column name."""
+    import csv
+
+    file = path / f"{table}.csv"
+    with file.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames, list(reader)
+    rows = change(rows)
+    with file.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def rejected(path) -> str:
+    with pytest.raises(CommandError) as error:
+        call_command("import_dataset", str(path), stdout=io.StringIO())
+    return str(error.value)
+
+
+def first(rows, **match):
+    return next(i for i, r in enumerate(rows) if all(r[k] == v for k, v in match.items()))
+
+
+def set_cells(index_of, **cells):
+    def change(rows):
+        rows[index_of(rows)].update(cells)
+        return rows
+
+    return change
+
+
+def public_id(model, **lookup):
+    return str(model.objects.filter(**lookup).first().public_id)
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "message"),
+    [
+        # The models' clean() rules, each on its own.
+        (
+            "affiliations",
+            lambda: set_cells(lambda rows: 0, organisation=public_id(Speaker, slug="ahmad-al-mesmari")),
+            "affiliations.csv line 2: organisation: Choose an organisation, not a person.",
+        ),
+        (
+            "statements",
+            lambda: set_cells(lambda rows: first(rows, text_type="verbatim"), original_text="Original"),
+            "original_text: Only a translation has an original text.",
+        ),
+        (
+            "statement_links",
+            lambda: set_cells(lambda rows: 0, to_statement=None),  # filled in below
+            "to_statement: A statement cannot be linked to itself.",
+        ),
+        (
+            "reviews",
+            lambda: set_cells(lambda rows: 0, reviewer=public_id(Outlet, kind="newspaper")),
+            "reviews.csv line 2: reviewer: The reviewer must be an outlet of kind fact-checker.",
+        ),
+        (
+            "sources",
+            lambda: set_cells(lambda rows: 0, cites=None),  # filled in below
+            "sources.csv line 2: cites: A source cannot cite itself.",
+        ),
+        # Field validators that only Python has, and lengths.
+        (
+            "sources",
+            lambda: set_cells(lambda rows: 0, url="https://exa mple.com/"),
+            "sources.csv line 2: url: Enter a valid URL.",
+        ),
+        (
+            "statements",
+            lambda: set_cells(lambda rows: 0, language="English"),
+            "statements.csv line 2: language: Use a BCP 47 language tag",
+        ),
+        (
+            "speakers",
+            lambda: set_cells(lambda rows: 0, name="x" * 201),
+            "speakers.csv line 2: name: Ensure this value has at most 200 characters (it has 201).",
+        ),
+        (
+            "statements",
+            lambda: set_cells(lambda rows: 0, said_on="2999-01-01"),
+            "statements.csv line 2: said_on: This date is in the future.",
+        ),
+        (
+            "reviews",
+            lambda: set_cells(lambda rows: 0, rating_value="12345.5"),
+            "reviews.csv line 2: rating_value: Ensure that there are no more than 4 digits before the decimal point.",
+        ),
+        # Collisions within the file, and with other records.
+        (
+            "speakers",
+            lambda: lambda rows: [rows[0], {**rows[1], "slug": rows[0]["slug"]}, *rows[2:]],
+            "speakers.csv line 3: slug ",
+        ),
+        (
+            "appearances",
+            lambda: lambda rows: [*rows, {**rows[0], "id": "0f0f0f0f-0000-4000-8000-000000000000"}],
+            "appearances.csv line 17: This statement is already recorded in this source. appears twice (first on line 2)",
+        ),
+        (
+            "topics",
+            lambda: (
+                lambda rows: [*rows, {**rows[0], "id": "0f0f0f0f-0000-4000-8000-000000000001", "slug": "x"}]
+            ),
+            "name ",
+        ),
+        # Cells of the wrong type.
+        (
+            "statements",
+            lambda: set_cells(lambda rows: 0, created_at="yesterday"),
+            "created_at 'yesterday' is not a valid datetime",
+        ),
+        (
+            "statements",
+            lambda: set_cells(lambda rows: 0, topics='["a", 1]'),
+            "topics '[\"a\", 1]' is not a valid JSON array of strings",
+        ),
+        (
+            "reviews",
+            lambda: set_cells(lambda rows: 0, evidence='["nope"]'),
+            "evidence 'nope' is not a valid UUID",
+        ),
+        (
+            "statement_speakers",
+            lambda: set_cells(lambda rows: 0, position="first"),
+            "position 'first' is not a valid integer",
+        ),
+    ],
+)
+def test_each_rule_rejects_its_row_with_its_line(archive, tmp_path, table, change, message):
+    """Every check of the set-based import names the file, line and column; nothing is written."""
+    export(tmp_path / "pkg")
+    change = change()
+    if table == "statement_links":
+        change = lambda rows: [{**rows[0], "to_statement": rows[0]["from_statement"]}, *rows[1:]]  # noqa: E731
+    if message.endswith("cannot cite itself."):
+        change = lambda rows: [{**rows[0], "cites": rows[0]["id"]}, *rows[1:]]  # noqa: E731
+    edit(tmp_path / "pkg", table, change)
+    wipe()
+    text = rejected(tmp_path / "pkg")
+    assert message in text, text
+    assert not Statement.objects.exists() and not Source.objects.exists()
+
+
+def test_a_file_copy_cannot_read_is_diagnosed_row_by_row(archive, tmp_path):
+    """COPY stops at the first broken row; the import then names every one."""
+    export(tmp_path / "pkg")
+    path = tmp_path / "pkg" / "outlets.csv"
+    lines = path.read_text().splitlines()
+    lines[1] += ",extra"
+    lines[2] = lines[2].replace(",", ",\x00", 1)
+    path.write_text("\n".join(lines) + "\n")
+    wipe()
+    text = rejected(tmp_path / "pkg")
+    assert "outlets.csv line 2: 11 cells, expected 10" in text
+    assert "outlets.csv line 3: slug contains a NUL character" in text
+
+
+def test_urls_outside_the_quick_check_are_validated_by_django(archive, tmp_path):
+    """An internationalised URL is checked by Django's validator, not refused by the SQL shortcut."""
+    export(tmp_path / "pkg")
+    edit(tmp_path / "pkg", "sources", set_cells(lambda rows: 0, url="https://例え.jp/ページ"))
+    wipe()
+    call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    assert Source.objects.filter(url="https://例え.jp/ページ").exists()
+
+
+def test_changes_are_merged_counted_recorded_and_indexed(archive, tmp_path):
+    """Re-importing an edited package updates what changed, with a history entry and new documents."""
+    export(tmp_path / "pkg")
+    statement = Statement.objects.get(speaker_roles__speaker__slug="ahmad-al-mesmari")
+    sid = str(statement.public_id)
+    edit(
+        tmp_path / "pkg",
+        "statements",
+        set_cells(lambda rows: first(rows, id=sid), text="An edited text about drones", topics="[]"),
+    )
+    edit(
+        tmp_path / "pkg",
+        "speakers",
+        set_cells(lambda rows: first(rows, slug="ahmad-al-mesmari"), aliases='[" Mesmari ", "Mesmari", ""]'),
+    )
+    out = io.StringIO()
+    call_command("import_dataset", str(tmp_path / "pkg"), stdout=out)
+    assert "statements: 0 created, 1 updated, 8 unchanged" in out.getvalue()
+    assert "speakers: 0 created, 1 updated" in out.getvalue()
+    statement.refresh_from_db()
+    assert statement.text == "An edited text about drones" and not statement.topics.exists()
+    assert statement.speaker_roles.get(role="speaker").speaker.aliases == ["Mesmari"]
+    latest = statement.history.latest()
+    assert latest.history_type == "~" and latest.text == "An edited text about drones"
+    assert latest.history_change_reason == "Updated from a data package"
+    assert statement.export_topics == "" and "'edit':" in str(statement.search_vector)
+    assert "An edited text about drones" in statement.public_document
+
+
+def test_a_collision_with_another_record_of_the_archive_is_named(archive, tmp_path):
+    export(tmp_path / "pkg")
+    edit(
+        tmp_path / "pkg",
+        "topics",
+        lambda rows: [{**rows[0], "id": "0f0f0f0f-0000-4000-8000-000000000002"}, *rows[1:]],
+    )
+    text = rejected(tmp_path / "pkg")
+    assert "topics.csv line 2: slug " in text and "is already used by another record in the archive" in text

@@ -237,7 +237,7 @@ class Command(BaseCommand):
                 "## Import",
                 "",
                 f"`import_dataset` of a data package with the statements said in {imported['year']} and everything "
-                "they need (speakers, outlets and sources are exported whole), into a new empty database, "
+                "they need (their speakers, sources and outlets, what those refer to, and every topic), into a new empty database, "
                 "timed as a whole command (start-up, validation of every file, writing, documents, history, commit):",
                 "",
                 "| table | rows |",
