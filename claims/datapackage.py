@@ -542,8 +542,6 @@ INDEXED_THROUGH = {
     "WHERE s.outlet_id = ANY(%s)",
     "topics": "SELECT statement_id FROM claims_statement_topics WHERE topic_id = ANY(%s)",
 }
-# Columns the database fills in (search documents, export lists).
-MAINTAINED_BY_TRIGGERS = {"search_vector", *models.EXPORT_FIELDS, "public_document"}
 # Many-to-many columns: which model field, and how a target is named in the file.
 MANY = {"topics": "slug", "evidence": "public_id"}
 
@@ -813,15 +811,18 @@ class _Loader:
 
     def check_references(self, table: Table) -> None:
         for column in table.columns:
-            if not column.ref or column.type == "array" or column.ref == table.name:
-                continue
-            target = BY_NAME[column.ref].model._meta.db_table
-            for line, value in self.rows(
-                f"SELECT s.line, s.{column.name} FROM import_{table.name} s LEFT JOIN {target} r "
-                f"ON r.public_id = nullif(s.{column.name}, '')::uuid "
-                f"WHERE coalesce(s.{column.name}, '') <> '' AND r.id IS NULL ORDER BY 1 LIMIT 1000"
-            ):
-                self.problem(table, line, f"{column.name} {value} refers to nothing in {column.ref}.csv")
+            if column.ref and column.type != "array" and column.ref != table.name:
+                self.check_reference(table, column)
+
+    def check_reference(self, table: Table, column: Column) -> None:
+        """Cells of a reference column that name no record of the table it refers to."""
+        target = BY_NAME[column.ref].model._meta.db_table
+        for line, value in self.rows(
+            f"SELECT s.line, s.{column.name} FROM import_{table.name} s LEFT JOIN {target} r "
+            f"ON r.public_id = nullif(s.{column.name}, '')::uuid "
+            f"WHERE coalesce(s.{column.name}, '') <> '' AND r.id IS NULL ORDER BY 1 LIMIT 1000"
+        ):
+            self.problem(table, line, f"{column.name} {value} refers to nothing in {column.ref}.csv")
 
     def check_unique(self, table: Table) -> None:
         """Rows of the file that collide with each other, or with other records of the archive."""
@@ -1055,12 +1056,7 @@ class _Loader:
         """A source may cite one listed after it: set once every row exists."""
         db_table = table.model._meta.db_table
         db_column = table.model._meta.get_field(column.name).column
-        for line, value in self.rows(
-            f"SELECT s.line, s.{column.name} FROM import_{table.name} s LEFT JOIN {db_table} r "
-            f"ON r.public_id = nullif(s.{column.name}, '')::uuid "
-            f"WHERE coalesce(s.{column.name}, '') <> '' AND r.id IS NULL ORDER BY 1 LIMIT 1000"
-        ):
-            self.problem(table, line, f"{column.name} {value} refers to nothing in {table.name}.csv")
+        self.check_reference(table, column)
         if self.problems:
             return
         changed = self.rows(
