@@ -517,14 +517,20 @@ def import_package(directory: Path, *, progress=None) -> Report:
             for table in TABLES:
                 loader.check_rows(table)
             loader.raise_problems()
+            # Into empty tables, as pg_restore does: their secondary indexes are built once
+            # the rows are in, not kept up row by row (each statement is written twice).
+            dropped = _drop_secondary_indexes(cursor, loader.bulk_tables())
             for table in TABLES:
                 loader.load(table)
                 loader.raise_problems()
+            statement_indexes = dropped.pop(models.Statement._meta.db_table, [])
+            _create_indexes(cursor, dropped)  # the documents' lookups need them
             if sum(report.created.values()) >= ANALYZE_AFTER:
                 # Statistics for what was just written: the planner would otherwise
                 # take the filled tables for empty ones and build each document by scans.
                 cursor.execute("ANALYZE " + ", ".join(_written_tables()))
             search.build_statement_documents(cursor, loader.statements_to_index())
+            _create_indexes(cursor, {models.Statement._meta.db_table: statement_indexes})
         finally:
             cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
         record_missing_history(reason="Imported from a data package")
@@ -646,6 +652,41 @@ DB_TYPES = {
 }
 
 
+# Rows in a file from which an import into an empty table drops its secondary indexes.
+BULK_ROWS = 20_000
+
+
+def _drop_secondary_indexes(cursor, tables: list[str]) -> dict[str, list[str]]:
+    """Drop the indexes of these tables that back no constraint and enforce nothing
+    (not unique); return their definitions by table, to be created again."""
+    cursor.execute(
+        """SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        WHERE t.relname = ANY(%s) AND t.relnamespace = to_regnamespace(current_schema())
+          AND NOT x.indisunique AND NOT x.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+        ORDER BY 1, 2""",
+        [tables],
+    )
+    dropped: dict[str, list[str]] = {}
+    for table, index, definition in cursor.fetchall():
+        cursor.execute(f'DROP INDEX "{index}"')
+        dropped.setdefault(table, []).append(definition)
+    return dropped
+
+
+def _create_indexes(cursor, definitions: dict[str, list[str]]) -> None:
+    if not any(definitions.values()):
+        return
+    # A table with deferred foreign-key checks pending cannot be indexed: run them now
+    # (as the commit would), then defer again.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    for statements in definitions.values():
+        for statement in statements:
+            cursor.execute(statement)
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
 def _written_tables() -> list[str]:
     """The tables an import writes to, many-to-many ones included."""
     tables = []
@@ -708,6 +749,20 @@ class _Loader:
         self.updated: dict[str, set[int]] = {}  # table -> pks of existing rows that changed
         self.statements: set[int] = set()  # whose documents need building
         cursor.execute(CASTABLE)
+
+    def bulk_tables(self) -> list[str]:
+        """The archive tables (and their many-to-many tables) that are empty and get a large file."""
+        bulk = []
+        for table in TABLES:
+            rows = self.rows(f"SELECT count(*) FROM import_{table.name}")[0][0]
+            if rows >= BULK_ROWS and not table.model._default_manager.exists():
+                bulk.append(table.model._meta.db_table)
+                bulk += [
+                    f.remote_field.through._meta.db_table
+                    for f in table.model._meta.local_many_to_many
+                    if f.remote_field.through._meta.auto_created
+                ]
+        return bulk
 
     def raise_problems(self) -> None:
         if self.problems:

@@ -472,3 +472,35 @@ def test_a_collision_with_another_record_of_the_archive_is_named(archive, tmp_pa
     )
     text = rejected(tmp_path / "pkg")
     assert "topics.csv line 2: slug " in text and "is already used by another record in the archive" in text
+
+
+def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, tmp_path, monkeypatch):
+    """As pg_restore does: secondary indexes dropped for the load and created again, all of them."""
+    from django.test.utils import CaptureQueriesContext
+
+    from claims import datapackage
+
+    def indexes():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'claims_%' ORDER BY 1"
+            )
+            return cursor.fetchall()
+
+    before = indexes()
+    first = export(tmp_path / "first")
+    wipe()
+    monkeypatch.setattr(datapackage, "BULK_ROWS", 1)
+    with CaptureQueriesContext(connection) as ctx:
+        call_command("import_dataset", str(tmp_path / "first"), stdout=io.StringIO())
+    dropped = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("DROP INDEX")]
+    assert any("statement_search" in sql for sql in dropped) and len(dropped) > 20
+    assert indexes() == before
+    second = export(tmp_path / "second")
+    assert {k: v for k, v in first.items() if k != "datapackage.json"} == {
+        k: v for k, v in second.items() if k != "datapackage.json"
+    }
+    # Into tables that have rows, nothing is dropped.
+    with CaptureQueriesContext(connection) as ctx:
+        call_command("import_dataset", str(tmp_path / "first"), stdout=io.StringIO())
+    assert not [q for q in ctx.captured_queries if q["sql"].startswith("DROP INDEX")]
