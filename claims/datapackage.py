@@ -733,11 +733,6 @@ class _Progress:
         self.bar.update(len(data))
         return data
 
-    def readline(self, size=-1):
-        data = self.file.readline(size)
-        self.bar.update(len(data))
-        return data
-
 
 class _Loader:
     """Stages, checks and merges the package's tables; remembers what changed."""
