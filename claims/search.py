@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Greatest
 
 from . import models
-from .representations import PUBLIC_DOCUMENT, PUBLIC_SQL
+from .representations import PUBLIC_DOCUMENT, PUBLIC_SQL, public_document_grouped
 
 MAX_QUERY_LENGTH = 200
 # Trigram thresholds are set per connection in claims/apps.py: a speaker name
@@ -335,16 +335,20 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
     The same definitions as the triggers (migrations 0009-0013); the test suite
     compares them. One UPDATE writes each row once: a second pass for the public
     documents rewrote every row and its index entries again (half the time of a
-    large import).
+    large import). The public documents' nested lists are aggregated for all the
+    statements at once (``public_document_grouped``), not queried statement by statement.
     """
     if ids is None:
         where_ss = where_a = where_st = and_l = and_s = ""
+        where_parts = "true"
     else:
+        where_parts = "{owner} = ANY(%s)"
         where_ss = "WHERE ss.statement_id = ANY(%s)"
         where_a = "WHERE a.statement_id = ANY(%s)"
         where_st = "WHERE st.statement_id = ANY(%s)"
         and_l = "AND l.from_statement_id = ANY(%s)"
         and_s = "AND s.id = ANY(%s)"
+    doc_ctes, doc_joins, document = public_document_grouped(where_parts, joined_to="s2")
     cursor.execute(
         f"""
         WITH names AS (
@@ -368,7 +372,7 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
             SELECT l.from_statement_id AS statement_id, string_agg(t.public_id::text, '; ' ORDER BY l.id) AS ids
             FROM claims_statementlink l JOIN claims_statement t ON t.id = l.to_statement_id
             WHERE l.type = 'responds_to' {and_l} GROUP BY 1
-        )
+        ), {", ".join(doc_ctes)}
         UPDATE claims_statement s SET search_vector =
             setweight(to_tsvector(claims_config(s.language), s.text), 'A')
             || setweight(to_tsvector('claims_simple', coalesce(n.names, '')), 'B')
@@ -379,15 +383,16 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
             export_topics = coalesce(tp.slugs, ''), export_source_urls = coalesce(src.urls, ''),
             export_quotes = coalesce(src.printed, ''), export_appearances = coalesce(src.appearances, '[]'),
             export_responds_to = coalesce(r.ids, ''),
-            public_document = CASE WHEN s.status IN {PUBLIC_SQL} THEN ({PUBLIC_DOCUMENT})::text END
+            public_document = CASE WHEN s.status IN {PUBLIC_SQL} THEN ({document})::text END
         FROM claims_statement s2
         LEFT JOIN names n ON n.statement_id = s2.id
         LEFT JOIN sources src ON src.statement_id = s2.id
         LEFT JOIN topics tp ON tp.statement_id = s2.id
         LEFT JOIN responses r ON r.statement_id = s2.id
+        {" ".join(doc_joins)}
         WHERE s2.id = s.id {and_s}
         """,
-        [ids] * 5 if ids is not None else [],
+        [ids] * (4 + len(doc_ctes) + 1) if ids is not None else [],
     )
     if ids is not None:
         build_public_documents(cursor, ids, neighbours_only=True)
