@@ -509,6 +509,8 @@ def import_package(directory: Path, *, progress=None) -> Report:
     report = Report()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
+        # Sorts and aggregates over whole files in memory, not in temporary files.
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [IMPORT_WORK_MEM])
         try:
             loader = _Loader(cursor, report)
             for table in TABLES:
@@ -538,6 +540,8 @@ def import_package(directory: Path, *, progress=None) -> Report:
     return report
 
 
+# Memory for each sort and hash of the import's queries (its transaction only).
+IMPORT_WORK_MEM = "256MB"
 # Rows created after which the import refreshes the tables' statistics before building documents.
 ANALYZE_AFTER = 10_000
 # Tables whose changes alter the documents of the statements that use them.
