@@ -135,7 +135,7 @@ class Command(BaseCommand):
             measured.append((name, base[0], ours[0] / base[0]))
         self.stdout.write(
             f"{label}: {count:,} records in {ours[0]:.2f} s ({ours[1] / 1e6:.0f} MB, {count / ours[0]:,.0f}/s); "
-            + "; ".join(f"{ratio:.1f}x {name} ({seconds:.2f} s)" for name, seconds, ratio in measured)
+            + "; ".join(f"{ratio:.2f}x {name} ({seconds:.2f} s)" for name, seconds, ratio in measured)
         )
         return {"label": label, "count": count, "seconds": ours[0], "bytes": ours[1], "baselines": measured}
 
@@ -220,7 +220,7 @@ class Command(BaseCommand):
                 lines.append(
                     f"| {row['label'] if i == 0 else ''} | {row['count']:,} | {row['seconds']:.2f} | "
                     f"{row['bytes'] / 1e6:.0f} | {row['count'] / row['seconds']:,.0f} | {name} | {seconds:.2f} | "
-                    f"{ratio:.1f}× | {f'{target}×' if target else ''} | "
+                    f"{ratio:.2f}× | {f'{target}×' if target else ''} | "
                     f"{('yes' if ratio <= target else 'no') if target else ''} |"
                 )
         growth = memory["after"] - memory["before"]
