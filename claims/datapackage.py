@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from . import exports, models, search
 from .imports import ImportRejected, Report, check_size
-from .services import record_history, record_missing_history
+from .services import record_history
 
 SCHEMA_VERSION = "1"
 
@@ -535,8 +535,12 @@ def import_package(directory: Path, *, progress=None) -> Report:
             _create_indexes(cursor, {models.Statement._meta.db_table: statement_indexes})
         finally:
             cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
-        record_missing_history(reason="Imported from a data package")
-        record_history(loader.updated_records(), reason="Updated from a data package")
+        # The records this import wrote, and only those (not every record of the archive
+        # without history: looking for those read every table whole on every import).
+        record_history(
+            loader.records(loader.created), reason="Imported from a data package", history_type="+"
+        )
+        record_history(loader.records(loader.updated), reason="Updated from a data package")
     return report
 
 
@@ -1185,6 +1189,7 @@ class _Loader:
                 self.statements.update(pk for (pk,) in self.rows(sql, [sorted(self.updated[name])]))
         return sorted(self.statements)
 
-    def updated_records(self) -> dict:
-        """Model -> pks of the existing records this import changed."""
-        return {table.model: self.updated[table.name] for table in TABLES if self.updated.get(table.name)}
+    @staticmethod
+    def records(pks: dict[str, set[int]]) -> dict:
+        """Model -> pks, from table name -> pks (``created`` or ``updated``)."""
+        return {table.model: pks[table.name] for table in TABLES if pks.get(table.name)}

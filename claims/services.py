@@ -26,13 +26,14 @@ def record_missing_history(*, reason: str) -> int:
 
 
 @transaction.atomic
-def record_history(changed: dict, *, reason: str) -> int:
-    """A history entry ("~", changed) for each record given (model -> primary keys), as
-    it now is: for bulk updates, which save rows without django-simple-history's signals."""
+def record_history(records: dict, *, reason: str, history_type: str = "~") -> int:
+    """A history entry for each record given (model -> primary keys), as it now is: for
+    bulk writes, which save rows without django-simple-history's signals. ``history_type``
+    is "+" for records just created, "~" for records changed."""
     written = 0
-    for model, pks in changed.items():
+    for model, pks in records.items():
         if pks and _history_model(model) is not None:
-            written += _copy_to_history(model, "~", reason, "m.id = ANY(%s)", [sorted(pks)])
+            written += _copy_to_history(model, history_type, reason, "m.id = ANY(%s)", [sorted(pks)])
     return written
 
 

@@ -122,6 +122,23 @@ def test_importing_twice_changes_nothing(archive, tmp_path):
     assert all(" 0 created, 0 updated" in line for line in out.getvalue().splitlines())
 
 
+def test_history_entries_for_what_the_import_wrote_only(archive, tmp_path):
+    """Each created record gets one "+" entry; records the import did not write get none,
+    even those without history (a bulk load's): the import does not read whole tables for them."""
+    export(tmp_path / "pkg", "--filter", "speaker=ahmad-al-mesmari")
+    wipe()
+    # Already in the archive, saved without history (as generate_data and bulk loads save rows).
+    Topic.objects.bulk_create([Topic(slug="unrelated", name="Unrelated")])
+    call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    assert not Topic.history.filter(slug="unrelated").exists()
+    statement = Statement.objects.get()
+    entry = statement.history.get()
+    assert (entry.history_type, entry.history_change_reason) == ("+", "Imported from a data package")
+    for model in (Speaker, Source, Appearance, Topic):
+        for record in model.objects.exclude(**({"slug": "unrelated"} if model is Topic else {})):
+            assert [h.history_type for h in record.history.all()] == ["+"], record
+
+
 def test_filtered_export_keeps_what_the_statements_need(archive, tmp_path):
     files = export(tmp_path / "pkg", "--filter", "speaker=ahmad-al-mesmari")
     statements = files["statements.csv"].decode().splitlines()
