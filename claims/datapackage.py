@@ -22,7 +22,7 @@ from django.db.models import CharField, Model, TextField, UniqueConstraint, URLF
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from . import exports, models, search
+from . import exports, models, representations, search
 from .imports import ImportRejected, Report, check_size
 from .services import record_history
 
@@ -239,38 +239,80 @@ def _table_schema(table: Table) -> dict:
 # ---------------------------------------------------------------- export
 
 
-def _cell(value, column: Column) -> str:
-    if value is None:
-        return ""
-    if column.type == "array":
-        return json.dumps(value, ensure_ascii=False)
-    if column.type == "boolean":
-        return "true" if value else "false"
-    if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return str(value)
+# A JSON array of strings as json.dumps writes one ('["a", "b"]'), from ``value`` over ``rows``.
+_JSON_LIST = "coalesce('[' || string_agg(to_json({value})::text, ', ' ORDER BY {order}) || ']', '[]')"
 
 
-def _row(obj, table: Table) -> list[str]:
-    cells = []
-    for column in table.columns:
-        if column.name == "id":
-            value = obj.public_id
-        elif column.name == "topics":
-            value = sorted(t.slug for t in obj.topics.all())
-        elif column.name == "evidence":
-            value = sorted(str(s.public_id) for s in obj.evidence.all())
-        elif column.ref:
-            related = getattr(obj, column.name)
-            value = related.public_id if related is not None else None
-        else:
-            value = getattr(obj, column.name)
-        cells.append(_cell(value, column))
-    return cells
+def _cell_sql(table: Table, column: Column, joins: list[str]) -> str:
+    """The column's cell for the row ``t`` as text, NULL for an empty cell (adds the joins
+    it needs). Each format is the one the import reads back: UUIDs hyphenated, timestamps
+    in UTC with ``Z`` (microseconds when not 0), dates ISO 8601, numbers without trailing
+    zeros, booleans ``true``/``false``, lists as JSON arrays (topics by slug and evidence by
+    id, sorted by code point)."""
+    model = table.model
+    if column.name == "id":
+        return "t.public_id::text"
+    if column.name in MANY:
+        field = model._meta.get_field(column.name)
+        through = field.remote_field.through._meta.db_table
+        value = "g.slug" if MANY[column.name] == "slug" else "g.public_id::text"
+        listed = _JSON_LIST.format(value=value, order=value + ' COLLATE "C"')
+        return (
+            f"(SELECT {listed} FROM {through} x "
+            f"JOIN {field.related_model._meta.db_table} g ON g.id = x.{field.m2m_reverse_field_name()}_id "
+            f"WHERE x.{field.m2m_field_name()}_id = t.id)"
+        )
+    db_column = f"t.{model._meta.get_field(column.name).column}"
+    if column.ref:
+        alias = f"r_{column.name}"
+        joins.append(
+            f"LEFT JOIN {BY_NAME[column.ref].model._meta.db_table} {alias} ON {alias}.id = {db_column}"
+        )
+        return f"{alias}.public_id::text"
+    return {
+        "array": f"(SELECT {_JSON_LIST.format(value='e', order='n')} FROM unnest({db_column}) WITH ORDINALITY u(e, n))",
+        "boolean": f"CASE WHEN {db_column} THEN 'true' WHEN NOT {db_column} THEN 'false' END",
+        "datetime": representations.timestamp(db_column),
+        "date": f"to_char({db_column}, 'YYYY-MM-DD')",
+        "number": f"trim_scale({db_column})::text",
+        "integer": f"{db_column}::text",
+    }.get(column.type, f"nullif({db_column}, '')")
+
+
+def _copy_sql(table: Table, selected) -> tuple[str, list]:
+    """COPY of the table's CSV file: the rows of ``selected`` (a queryset; None: all), ordered by
+    creation (then id), or by their key."""
+    joins: list[str] = []
+    cells = [f'{_cell_sql(table, column, joins)} AS "{column.name}"' for column in table.columns]
+    where, params = "", []
+    if selected is not None:
+        ids_sql, params = exports.selected_ids(selected)
+        where = f"WHERE t.id IN ({ids_sql})"
+    if table.identified:
+        order = "t.created_at, t.public_id"
+    else:
+        order = ", ".join(f"r_{k}.public_id" if k not in ("role", "type") else f"t.{k}" for k in table.key)
+    return (
+        f"COPY (SELECT {', '.join(cells)} FROM {table.model._meta.db_table} t {' '.join(joins)} "
+        f"{where} ORDER BY {order}) TO STDOUT WITH (FORMAT csv, HEADER, ENCODING 'UTF8')",
+        list(params),
+    )
+
+
+class _Rows:
+    """A binary file that counts the rows COPY writes into it (one write a row) and
+    advances a progress bar by them."""
+
+    def __init__(self, file, bar):
+        self.file, self.bar, self.count, self.pending = file, bar, -1, 0  # the header is no row
+
+    def write(self, data):
+        self.file.write(data)
+        self.count += 1
+        self.pending += self.count > 0
+        if self.bar is not None and self.pending >= 10_000:
+            self.bar.update(self.pending)
+            self.pending = 0
 
 
 # What the selected statements ({ids}: their ids) need beyond their own rows: the sources
@@ -298,37 +340,25 @@ def _needed(template: str, statements) -> RawSQL:
     return RawSQL(template.format(ids=ids_sql), params * template.count("{ids}"))
 
 
-def _queryset(table: Table, statements):
-    """Everything the selected statements need, or the whole table (statements=None)."""
-    model = table.model
-    qs = model._default_manager.all()
-    related = [c.name for c in table.columns if c.ref and c.type != "array"]
-    if related:
-        qs = qs.select_related(*related)
-    if table.name in ("statements", "claims"):
-        qs = qs.prefetch_related("topics")
-    if table.name == "reviews":
-        qs = qs.prefetch_related("evidence")
-    if statements is not None:
-        selected = {
-            "speakers": lambda: qs.filter(pk__in=_needed(NEEDED_SPEAKERS, statements)),
-            "affiliations": lambda: qs.filter(speaker__in=_needed(SPOKEN, statements)),
-            "outlets": lambda: qs.filter(pk__in=_needed(NEEDED_OUTLETS, statements)),
-            "sources": lambda: qs.filter(pk__in=_needed(NEEDED_SOURCES, statements)),
-            "statements": lambda: qs.filter(pk__in=statements),
-            "statement_speakers": lambda: qs.filter(statement__in=statements),
-            "appearances": lambda: qs.filter(statement__in=statements),
-            "statement_links": lambda: qs.filter(from_statement__in=statements, to_statement__in=statements),
-            "claims": lambda: qs.filter(statement__in=statements),
-            "reviews": lambda: qs.filter(claim__statement__in=statements),
-        }.get(table.name)
-        if selected:
-            qs = selected()
-    if table.identified:
-        order = ("created_at", "public_id")
-    else:
-        order = tuple(k if k in ("role", "type") else f"{k}__public_id" for k in table.key)
-    return qs.order_by(*order)
+def _selected(table: Table, statements):
+    """The rows of ``table`` the selected statements need (a queryset), or None for the
+    whole table (statements=None)."""
+    if statements is None:
+        return None
+    qs = table.model._default_manager.all()
+    selected = {
+        "speakers": lambda: qs.filter(pk__in=_needed(NEEDED_SPEAKERS, statements)),
+        "affiliations": lambda: qs.filter(speaker__in=_needed(SPOKEN, statements)),
+        "outlets": lambda: qs.filter(pk__in=_needed(NEEDED_OUTLETS, statements)),
+        "sources": lambda: qs.filter(pk__in=_needed(NEEDED_SOURCES, statements)),
+        "statements": lambda: qs.filter(pk__in=statements),
+        "statement_speakers": lambda: qs.filter(statement__in=statements),
+        "appearances": lambda: qs.filter(statement__in=statements),
+        "statement_links": lambda: qs.filter(from_statement__in=statements, to_statement__in=statements),
+        "claims": lambda: qs.filter(statement__in=statements),
+        "reviews": lambda: qs.filter(claim__statement__in=statements),
+    }.get(table.name)
+    return selected() if selected else None
 
 
 def export_package(directory: Path, *, statements=None, filters: dict | None = None, progress=None) -> dict:
@@ -336,17 +366,17 @@ def export_package(directory: Path, *, statements=None, filters: dict | None = N
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
     for table in TABLES:
-        path = directory / f"{table.name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow([c.name for c in table.columns])
-            n = 0
-            rows = _queryset(table, statements).iterator(chunk_size=exports.CHUNK)
-            for obj in progress(rows, table.name) if progress else rows:
-                writer.writerow(_row(obj, table))
-                n += 1
-        counts[table.name] = n
-    reviews = _queryset(BY_NAME["reviews"], statements)
+        sql, params = _copy_sql(table, _selected(table, statements))
+        bar = progress(table.name) if progress is not None else None
+        with (directory / f"{table.name}.csv").open("wb") as file, connection.cursor() as cursor:
+            rows = _Rows(file, bar)
+            cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params or None).decode(), rows)
+        if bar is not None:
+            bar.update(rows.pending)
+            bar.close()
+        counts[table.name] = rows.count
+    reviews = _selected(BY_NAME["reviews"], statements)
+    reviews = models.Review.objects.all() if reviews is None else reviews
     with (directory / "claimreview.jsonl").open("wb") as f:
         exports.write_claimreviews(reviews, f)
     package = {

@@ -1,5 +1,6 @@
 """export_dataset / import_dataset: a valid Data Package, read back losslessly."""
 
+import csv
 import io
 import json
 
@@ -244,6 +245,41 @@ def test_import_is_set_based_not_row_by_row(archive, tmp_path):
         StatementFactory(status=Status.PUBLISHED, speakers=[speaker]).topics.add(Topic.objects.first())
     export(tmp_path / "large")
     assert queries_to_import(tmp_path / "large") == small
+
+
+def test_export_is_one_copy_a_file_and_counts_its_rows(archive, tmp_path):
+    """Each CSV is written by one COPY, whatever the number of rows (no row becomes a model
+    instance); the progress bars are told every row, and the counts are the files' rows."""
+    from django.test.utils import CaptureQueriesContext
+
+    from claims.datapackage import export_package
+    from tests.factories import SpeakerFactory, StatementFactory
+
+    speaker = SpeakerFactory()
+    for _ in range(30):
+        StatementFactory(status=Status.PUBLISHED, speakers=[speaker]).topics.add(Topic.objects.first())
+
+    class Bar:
+        def __init__(self, name):
+            self.name, self.n = name, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            pass
+
+    bars: list[Bar] = []
+    with CaptureQueriesContext(connection) as ctx:
+        counts = export_package(tmp_path / "pkg", progress=Bar)
+    # The COPYs run on psycopg2's cursor, outside Django's query log: a model query would show.
+    assert len(ctx.captured_queries) == 0, ctx.captured_queries
+    assert {bar.name: bar.n for bar in bars} == counts
+    for name, count in counts.items():
+        with (tmp_path / "pkg" / f"{name}.csv").open(newline="", encoding="utf-8") as f:
+            assert len(list(csv.reader(f))) == count + 1  # and the header
+    assert counts["statements"] == Statement.objects.count() > 30
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ class Command(BaseCommand):
             Path(directory),
             statements=statements,
             filters=filters,
-            progress=lambda rows, name: tqdm(rows, desc=name, unit="row", disable=quiet),
+            progress=lambda name: tqdm(desc=name, unit=" rows", disable=quiet),
         )
         for table, n in counts.items():
             self.stdout.write(f"{table}: {n}")
