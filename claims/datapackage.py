@@ -549,9 +549,11 @@ def import_package(directory: Path, *, progress=None) -> Report:
             for table in TABLES:
                 loader.check_rows(table)
             loader.raise_problems()
-            # Into empty tables, as pg_restore does: their secondary indexes are built once
-            # the rows are in, not kept up row by row (each statement is written twice).
-            dropped = _drop_secondary_indexes(cursor, loader.bulk_tables())
+            # Into empty tables, as pg_restore does: their secondary indexes (and those of their
+            # history tables, if empty) are built once the rows are in, not kept up row by row.
+            bulk, history = loader.bulk_tables()
+            dropped = _drop_secondary_indexes(cursor, bulk + history)
+            history_indexes = {name: dropped.pop(name) for name in history if name in dropped}
             for table in TABLES:
                 loader.load(table)
                 loader.raise_problems()
@@ -571,6 +573,7 @@ def import_package(directory: Path, *, progress=None) -> Report:
             loader.records(loader.created), reason="Imported from a data package", history_type="+"
         )
         record_history(loader.records(loader.updated), reason="Updated from a data package")
+        _create_indexes(cursor, history_indexes)  # the first entries are in
     return report
 
 
@@ -783,9 +786,10 @@ class _Loader:
         self.statements: set[int] = set()  # whose documents need building
         cursor.execute(CASTABLE)
 
-    def bulk_tables(self) -> list[str]:
-        """The archive tables (and their many-to-many tables) that are empty and get a large file."""
-        bulk = []
+    def bulk_tables(self) -> tuple[list[str], list[str]]:
+        """The archive tables (and their many-to-many tables) that are empty and get a large
+        file; and their history tables that are empty too."""
+        bulk, history = [], []
         for table in TABLES:
             rows = self.rows(f"SELECT count(*) FROM import_{table.name}")[0][0]
             if rows >= BULK_ROWS and not table.model._default_manager.exists():
@@ -795,7 +799,10 @@ class _Loader:
                     for f in table.model._meta.local_many_to_many
                     if f.remote_field.through._meta.auto_created
                 ]
-        return bulk
+                historical = table.model.history.model
+                if not historical._default_manager.exists():
+                    history.append(historical._meta.db_table)
+        return bulk, history
 
     def raise_problems(self) -> None:
         if self.problems:

@@ -523,7 +523,8 @@ def test_a_collision_with_another_record_of_the_archive_is_named(archive, tmp_pa
 
 
 def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, tmp_path, monkeypatch):
-    """As pg_restore does: secondary indexes dropped for the load and created again, all of them."""
+    """As pg_restore does: secondary indexes (of the tables and their history tables)
+    dropped for the load and created again, all of them."""
     from django.test.utils import CaptureQueriesContext
 
     from claims import datapackage
@@ -543,7 +544,9 @@ def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, 
         call_command("import_dataset", str(tmp_path / "first"), stdout=io.StringIO())
     dropped = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("DROP INDEX")]
     assert any("statement_search" in sql for sql in dropped) and len(dropped) > 20
+    assert any("historicalstatement_" in sql for sql in dropped)  # empty history tables too
     assert indexes() == before
+    assert Statement.history.filter(history_type="+").count() == Statement.objects.count()
     second = export(tmp_path / "second")
     assert {k: v for k, v in first.items() if k != "datapackage.json"} == {
         k: v for k, v in second.items() if k != "datapackage.json"
