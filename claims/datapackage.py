@@ -1219,11 +1219,16 @@ class _Loader:
         if table.name == "statements":
             self.statements.update(changed)
 
-    def statements_to_index(self) -> list[int]:
-        """Statements written, and those using speakers, sources, outlets or topics that changed."""
+    def statements_to_index(self) -> list[int] | None:
+        """Statements written, and those using speakers, sources, outlets or topics that
+        changed; None when that is every statement of the archive (a load into an empty
+        one): the documents are then built without a list of ids to filter every table by
+        (an `= ANY` of 94,000 ids cost 3 of the 13 s of the one-year package's documents)."""
         for name, sql in INDEXED_THROUGH.items():
             if self.updated.get(name):
                 self.statements.update(pk for (pk,) in self.rows(sql, [sorted(self.updated[name])]))
+        if len(self.statements) == models.Statement.objects.count():
+            return None
         return sorted(self.statements)
 
     @staticmethod
