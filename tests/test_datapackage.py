@@ -447,6 +447,33 @@ def public_id(model, **lookup):
             lambda: set_cells(lambda rows: 0, position="first"),
             "position 'first' is not a valid integer",
         ),
+        # UUIDs: 8-4-4-4-12 or 32 hex digits (checked by lengths and positions).
+        (
+            "topics",
+            lambda: set_cells(lambda rows: 0, id="0f0f0f0f0-000-4000-8000-000000000000"),
+            "id '0f0f0f0f0-000-4000-8000-000000000000' is not a valid UUID",
+        ),
+        (
+            "topics",
+            lambda: set_cells(lambda rows: 0, id="-f0f0f0f-0000-4000-8000-00000000000-"),
+            "is not a valid UUID",
+        ),
+        (
+            "topics",
+            lambda: set_cells(lambda rows: 0, id="0f0f0f0f-0000-4000-8000-00000000000g"),
+            "is not a valid UUID",
+        ),
+        (
+            "topics",
+            lambda: set_cells(lambda rows: 0, id="0f0f0f0f000040008000000000000000" + "0"),
+            "is not a valid UUID",
+        ),
+        # A host label over 63 characters is left to Django's validator, which refuses it.
+        (
+            "sources",
+            lambda: set_cells(lambda rows: 0, url="https://" + "a" * 64 + ".example.com/"),
+            "sources.csv line 2: url: Enter a valid URL.",
+        ),
     ],
 )
 def test_each_rule_rejects_its_row_with_its_line(archive, tmp_path, table, change, message):
@@ -480,6 +507,17 @@ def test_urls_outside_the_quick_check_are_validated_by_django(archive, tmp_path)
     wipe()
     call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
     assert Source.objects.filter(url="https://例え.jp/ページ").exists()
+
+
+def test_uuids_in_capitals_or_without_hyphens_are_read(archive, tmp_path):
+    export(tmp_path / "pkg")
+    edit(tmp_path / "pkg", "topics", set_cells(lambda rows: 0, id="0F0F0F0F-0000-4000-8000-00000000000A"))
+    edit(tmp_path / "pkg", "topics", set_cells(lambda rows: 1, id="0f0f0f0f00004000800000000000000b"))
+    wipe()
+    call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    assert {"0f0f0f0f-0000-4000-8000-00000000000a", "0f0f0f0f-0000-4000-8000-00000000000b"} <= {
+        str(pk) for pk in Topic.objects.values_list("public_id", flat=True)
+    }
 
 
 def test_changes_are_merged_counted_recorded_and_indexed(archive, tmp_path):
