@@ -497,7 +497,7 @@ def _read_rows(path: Path, table: Table, problems: list[str], reader) -> list[di
     return rows
 
 
-def import_package(directory: Path, *, progress=None) -> Report:
+def import_package(directory: Path, *, progress=None, step=None) -> Report:
     """Read a package back: check every file first, then write it all in one transaction.
 
     Set-based: each CSV is streamed with ``COPY`` into a temporary table of
@@ -510,8 +510,10 @@ def import_package(directory: Path, *, progress=None) -> Report:
     models' ``clean()`` are repeated in SQL (``CLEAN_RULES``). Statement
     documents are built once, set-based, at the end (the triggers are
     deferred meanwhile). ``progress(name, size)`` returns a bar that is told
-    the bytes read.
+    the bytes read; ``step(message)`` is told each step after the files are read
+    (most of a large import's time).
     """
+    step = step or (lambda message: None)
     problems: list[str] = []
     if not (directory / "datapackage.json").exists():
         raise ImportRejected([f"{directory}: no datapackage.json"])
@@ -546,6 +548,7 @@ def import_package(directory: Path, *, progress=None) -> Report:
             for table in TABLES:
                 loader.stage(table, directory / f"{table.name}.csv", progress)
             loader.raise_problems()
+            step("Checking every cell")
             for table in TABLES:
                 loader.check_rows(table)
             loader.raise_problems()
@@ -555,6 +558,7 @@ def import_package(directory: Path, *, progress=None) -> Report:
             dropped = _drop_secondary_indexes(cursor, bulk + history)
             history_indexes = {name: dropped.pop(name) for name in history if name in dropped}
             for table in TABLES:
+                step(f"Checking references and writing {table.name}")
                 loader.load(table)
                 loader.raise_problems()
             statement_indexes = dropped.pop(models.Statement._meta.db_table, [])
@@ -563,10 +567,12 @@ def import_package(directory: Path, *, progress=None) -> Report:
                 # Statistics for what was just written: the planner would otherwise
                 # take the filled tables for empty ones and build each document by scans.
                 cursor.execute("ANALYZE " + ", ".join(_written_tables()))
+            step("Building the statements' search and API documents")
             search.build_statement_documents(cursor, loader.statements_to_index())
             _create_indexes(cursor, {models.Statement._meta.db_table: statement_indexes})
         finally:
             cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
+        step("Recording history")
         # The records this import wrote, and only those (not every record of the archive
         # without history: looking for those read every table whole on every import).
         record_history(
@@ -574,6 +580,7 @@ def import_package(directory: Path, *, progress=None) -> Report:
         )
         record_history(loader.records(loader.updated), reason="Updated from a data package")
         _create_indexes(cursor, history_indexes)  # the first entries are in
+        step("Committing")
     return report
 
 

@@ -225,6 +225,32 @@ def test_imported_statements_are_indexed_as_the_triggers_index_them(archive, tmp
     assert statement.export_topics == ""
 
 
+def test_import_reports_its_steps(archive, tmp_path):
+    """After the files are read (the progress bars), each step of the import is told."""
+    from claims.datapackage import import_package
+
+    export(tmp_path / "pkg")
+    wipe()
+    steps: list[str] = []
+    bars: list[str] = []
+
+    class Bar:
+        def __init__(self, name, size):
+            bars.append(name)
+
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    import_package(tmp_path / "pkg", progress=Bar, step=steps.append)
+    assert bars == TABLES
+    assert steps[0] == "Checking every cell" and steps[-2:] == ["Recording history", "Committing"]
+    assert [f"Checking references and writing {name}" for name in TABLES] == steps[1:-3]
+    assert steps[-3] == "Building the statements' search and API documents"
+
+
 def test_import_is_set_based_not_row_by_row(archive, tmp_path):
     """The number of queries does not grow with the number of rows."""
     from django.test.utils import CaptureQueriesContext

@@ -25,6 +25,7 @@ class Command(BaseCommand):
                 progress=lambda name, size: tqdm(
                     total=size, desc=name, unit="B", unit_scale=True, disable=quiet
                 ),
+                step=None if quiet else lambda message: self.stderr.write(f"{message}…"),
             )
         except ImportRejected as rejected:
             raise CommandError("Nothing was imported:\n" + "\n".join(rejected.problems[:200])) from None
