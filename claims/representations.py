@@ -17,6 +17,8 @@ by field on records that use every part of it, for anonymous readers and
 curators, so they cannot drift apart.
 """
 
+from dataclasses import dataclass
+
 import orjson
 from django.db import connections, router
 
@@ -47,6 +49,7 @@ def _visible(alias: str, drafts: str) -> str:
     return f"({drafts} OR {alias}.status IN {PUBLIC_SQL})"
 
 
+@dataclass(frozen=True)
 class Part:
     """One nested list of the statement ``s``: the JSON of an element, its order, the rows it
     is made of (``source``, with the column naming their statement, ``owner``) and, if not
@@ -58,14 +61,11 @@ class Part:
     statements joined by their id (bulk builds: a subquery per row cost ~60 µs).
     """
 
-    def __init__(self, select: str, order: str, source: str, owner: str, shown_by: str | None = None):
-        self.select, self.order, self.source, self.owner, self.shown_by = (
-            select,
-            order,
-            source,
-            owner,
-            shown_by,
-        )
+    select: str
+    order: str
+    source: str
+    owner: str
+    shown_by: str | None = None
 
     def condition(self, statement_drafts: str, claim_drafts: str) -> str:
         """SQL: which rows are shown, when the SQL booleans given say whether drafts are."""
@@ -229,7 +229,8 @@ def public_document_grouped(where: str, joined_to: str = "s") -> tuple[list[str]
     """PUBLIC_DOCUMENT for many statements at once: the CTEs (``doc_<part>``) that
     aggregate each nested list for the statements that ``where`` selects (SQL on
     ``{owner}``), the LEFT JOINs that attach them to the statements ``joined_to`` (an
-    alias of the statement ``s`` the document describes), and the document itself. The same JSON, text for text, as the subqueries give (a test compares them).
+    alias of the statement ``s`` the document describes), and the document itself: the
+    same JSON, text for text, as the subqueries give (tests compare them).
     """
     ctes, joins, lists = [], [], {}
     for name, part in PARTS.items():
