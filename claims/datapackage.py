@@ -239,7 +239,8 @@ def _table_schema(table: Table) -> dict:
 # ---------------------------------------------------------------- export
 
 
-# A JSON array of strings as json.dumps writes one ('["a", "b"]'), from ``value`` over ``rows``.
+# A JSON array of strings as json.dumps writes one ('["a", "b"]'): ``value`` of each row of the
+# query it is put in, in ``order``; '[]' for none.
 _JSON_LIST = "coalesce('[' || string_agg(to_json({value})::text, ', ' ORDER BY {order}) || ']', '[]')"
 
 
