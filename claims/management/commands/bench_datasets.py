@@ -11,9 +11,9 @@ same rows through the same streaming path:
   statement, speakers, appearances, sources, publishers).
 
 The import exports a data package of the statements said in one year (with
-every speaker, outlet and source: they are whole tables in a package) and
-imports it with ``import_dataset`` into a new, empty database beside this
-one, timing the whole command. Results are printed and, with --output,
+everything they need: speakers, sources, outlets, what those refer to, every
+topic) with ``export_dataset``, timed, and imports it with ``import_dataset``
+into a new, empty database beside this one, timing the whole command. Results are printed and, with --output,
 written as Markdown.
 """
 
