@@ -6,6 +6,7 @@ importing into an empty database and exporting again gives identical files
 (apart from the generation time in datapackage.json).
 """
 
+import contextlib
 import csv
 import datetime
 import json
@@ -362,24 +363,38 @@ def _selected(table: Table, statements):
     return selected() if selected else None
 
 
+@contextlib.contextmanager
+def _snapshot():
+    """One view of the archive for every file of a package: a REPEATABLE READ, read-only
+    transaction (inside an enclosing transaction, that one's). Otherwise a record written
+    while the files are written could be in one file and not in another (an appearance
+    whose statement is missing), and the package would not import."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def export_package(directory: Path, *, statements=None, filters: dict | None = None, progress=None) -> dict:
     """Write the package into ``directory``; return the counts per table."""
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for table in TABLES:
-        sql, params = _copy_sql(table, _selected(table, statements))
-        bar = progress(table.name) if progress is not None else None
-        with (directory / f"{table.name}.csv").open("wb") as file, connection.cursor() as cursor:
-            rows = _Rows(file, bar)
-            cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params or None).decode(), rows)
-        if bar is not None:
-            bar.update(rows.pending)
-            bar.close()
-        counts[table.name] = rows.count
-    reviews = _selected(BY_NAME["reviews"], statements)
-    reviews = models.Review.objects.all() if reviews is None else reviews
-    with (directory / "claimreview.jsonl").open("wb") as f:
-        exports.write_claimreviews(reviews, f)
+    with _snapshot():
+        for table in TABLES:
+            sql, params = _copy_sql(table, _selected(table, statements))
+            bar = progress(table.name) if progress is not None else None
+            with (directory / f"{table.name}.csv").open("wb") as file, connection.cursor() as cursor:
+                rows = _Rows(file, bar)
+                cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params or None).decode(), rows)
+            if bar is not None:
+                bar.update(rows.pending)
+                bar.close()
+            counts[table.name] = rows.count
+        reviews = _selected(BY_NAME["reviews"], statements)
+        with (directory / "claimreview.jsonl").open("wb") as f:
+            exports.write_claimreviews(models.Review.objects.all() if reviews is None else reviews, f)
     package = {
         "profile": "data-package",
         "name": "claim-tracker-archive",

@@ -225,6 +225,51 @@ def test_imported_statements_are_indexed_as_the_triggers_index_them(archive, tmp
     assert statement.export_topics == ""
 
 
+@pytest.mark.django_db(transaction=True)
+def test_every_file_of_a_package_comes_from_one_view_of_the_archive(tmp_path):
+    """A statement and its appearance written (and committed, by another connection) while the
+    package is being written are in none of its files, not only in the later ones."""
+    import threading
+
+    from django.db import connections
+
+    from claims.datapackage import export_package
+    from tests.factories import StatementFactory
+
+    call_command("loaddata", "seed", verbosity=0)
+    written = {}
+
+    def write_elsewhere():
+        try:
+            statement = StatementFactory(status=Status.PUBLISHED)
+            Appearance.objects.create(statement=statement, source=Source.objects.first(), is_first=True)
+            written["statement"] = str(statement.public_id)
+        finally:
+            connections.close_all()
+
+    class Bar:
+        def __init__(self, name):
+            if name == "appearances":  # statements.csv is written by now
+                thread = threading.Thread(target=write_elsewhere)
+                thread.start()
+                thread.join()
+
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    export_package(tmp_path / "pkg", progress=Bar)
+    assert written["statement"] and Statement.objects.filter(public_id=written["statement"]).exists()
+    with (tmp_path / "pkg" / "statements.csv").open(newline="", encoding="utf-8") as f:
+        statements = {row["id"] for row in csv.DictReader(f)}
+    with (tmp_path / "pkg" / "appearances.csv").open(newline="", encoding="utf-8") as f:
+        appearing = {row["statement"] for row in csv.DictReader(f)}
+    assert written["statement"] not in statements | appearing
+    assert appearing <= statements
+
+
 def test_import_reports_its_steps(archive, tmp_path):
     """After the files are read (the progress bars), each step of the import is told."""
     from claims.datapackage import import_package
