@@ -67,11 +67,15 @@ STATEMENT_COLUMNS = [
 # from the statement's export_* columns, which database triggers keep current
 # (migration 0010): an export is one scan of one table.
 def _said_on(alias: str = "s") -> str:
-    """The date at its precision as text: 2020-01-09, 2020-01 or 2020 (empty when unknown)."""
+    """The date at its precision as text: 2020-01-09, 2020-01 or 2020 (empty when unknown).
+
+    ``date::text`` is ISO 8601 on every connection (psycopg2 sets the ISO DateStyle when
+    it connects, whatever the server's default; a test checks), and costs half of
+    ``to_char`` (0.45 s of a million-statement export)."""
     return f"""CASE WHEN {alias}.said_on IS NULL THEN ''
-         WHEN {alias}.said_on_precision = 'month' THEN to_char({alias}.said_on, 'YYYY-MM')
-         WHEN {alias}.said_on_precision = 'year' THEN to_char({alias}.said_on, 'YYYY')
-         ELSE to_char({alias}.said_on, 'YYYY-MM-DD') END"""
+         WHEN {alias}.said_on_precision = 'month' THEN left({alias}.said_on::text, 7)
+         WHEN {alias}.said_on_precision = 'year' THEN left({alias}.said_on::text, 4)
+         ELSE {alias}.said_on::text END"""
 
 
 _SAID_ON = _said_on()

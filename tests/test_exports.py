@@ -347,3 +347,22 @@ def test_statements_jsonl_keeps_awkward_text_exactly(anon_api):
     assert record["context"] == "line one\r\nline two"
     [row] = csv_rows(anon_api.get(f"{API}/statements/export/", {"format": "csv"}))
     assert row["text"] == text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dates_are_iso_whatever_the_servers_datestyle(anon_api, seed):
+    """Exports write dates with date::text: ISO 8601, since psycopg2 sets the ISO DateStyle
+    on every connection it opens, whatever the database's default."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        database = cursor.fetchone()[0]
+        cursor.execute(f"ALTER DATABASE \"{database}\" SET datestyle = 'SQL, DMY'")
+    try:
+        # The COPY runs on a new connection of its own, which starts with the database's default.
+        rows = csv_rows(anon_api.get(f"{API}/statements/export/", {"format": "csv"}))
+        said = {row["said_on"] for row in rows}
+        assert {"2020-01-09", "2020-01"} <= said
+        assert all(len(value) in (0, 4, 7, 10) and "/" not in value for value in said)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{database}" RESET datestyle')
