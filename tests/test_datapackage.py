@@ -66,6 +66,30 @@ def wipe():
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
 
+class Bars:
+    """Progress bars for export_package (``progress(name)``) and import_package
+    (``progress(name, size)``): each one made is kept, with the rows or bytes it was told."""
+
+    def __init__(self, on_new=None):
+        self.told: dict[str, int] = {}
+        self.on_new = on_new or (lambda name: None)
+
+    def __call__(self, name, size=None):
+        self.told[name] = 0
+        self.on_new(name)
+        return self.Bar(self, name)
+
+    class Bar:
+        def __init__(self, bars, name):
+            self.bars, self.name = bars, name
+
+        def update(self, n):
+            self.bars.told[self.name] += n
+
+        def close(self):
+            pass
+
+
 def test_package_has_every_table_and_passes_frictionless(archive, tmp_path):
     from frictionless import validate
 
@@ -247,20 +271,13 @@ def test_every_file_of_a_package_comes_from_one_view_of_the_archive(tmp_path):
         finally:
             connections.close_all()
 
-    class Bar:
-        def __init__(self, name):
-            if name == "appearances":  # statements.csv is written by now
-                thread = threading.Thread(target=write_elsewhere)
-                thread.start()
-                thread.join()
+    def on_new(name):
+        if name == "appearances":  # statements.csv is written by now
+            thread = threading.Thread(target=write_elsewhere)
+            thread.start()
+            thread.join()
 
-        def update(self, n):
-            pass
-
-        def close(self):
-            pass
-
-    export_package(tmp_path / "pkg", progress=Bar)
+    export_package(tmp_path / "pkg", progress=Bars(on_new))
     assert written["statement"] and Statement.objects.filter(public_id=written["statement"]).exists()
     with (tmp_path / "pkg" / "statements.csv").open(newline="", encoding="utf-8") as f:
         statements = {row["id"] for row in csv.DictReader(f)}
@@ -277,20 +294,9 @@ def test_import_reports_its_steps(archive, tmp_path):
     export(tmp_path / "pkg")
     wipe()
     steps: list[str] = []
-    bars: list[str] = []
-
-    class Bar:
-        def __init__(self, name, size):
-            bars.append(name)
-
-        def update(self, n):
-            pass
-
-        def close(self):
-            pass
-
-    import_package(tmp_path / "pkg", progress=Bar, step=steps.append)
-    assert bars == TABLES
+    bars = Bars()
+    import_package(tmp_path / "pkg", progress=bars, step=steps.append)
+    assert list(bars.told) == TABLES
     assert steps[0] == "Checking every cell" and steps[-2:] == ["Recording history", "Committing"]
     assert [f"Checking references and writing {name}" for name in TABLES] == steps[1:-3]
     assert steps[-3] == "Building the statements' search and API documents"
@@ -330,23 +336,12 @@ def test_export_is_one_copy_a_file_and_counts_its_rows(archive, tmp_path):
     for _ in range(30):
         StatementFactory(status=Status.PUBLISHED, speakers=[speaker]).topics.add(Topic.objects.first())
 
-    class Bar:
-        def __init__(self, name):
-            self.name, self.n = name, 0
-            bars.append(self)
-
-        def update(self, n):
-            self.n += n
-
-        def close(self):
-            pass
-
-    bars: list[Bar] = []
+    bars = Bars()
     with CaptureQueriesContext(connection) as ctx:
-        counts = export_package(tmp_path / "pkg", progress=Bar)
+        counts = export_package(tmp_path / "pkg", progress=bars)
     # The COPYs run on psycopg2's cursor, outside Django's query log: a model query would show.
     assert len(ctx.captured_queries) == 0, ctx.captured_queries
-    assert {bar.name: bar.n for bar in bars} == counts
+    assert bars.told == counts
     for name, count in counts.items():
         with (tmp_path / "pkg" / f"{name}.csv").open(newline="", encoding="utf-8") as f:
             assert len(list(csv.reader(f))) == count + 1  # and the header
