@@ -629,26 +629,31 @@ def _valid_uuid(cell: str) -> str:
     )
 
 
-# What a valid cell of each type looks like (PostgreSQL regular expressions). Values
-# that match FAST are valid; those that only match SHAPE are tried with a cast.
+def _matching(pattern: str):
+    """The FAST check of TYPES for a regular expression: SQL on a cell."""
+    return lambda cell: f"{cell} ~ {_quote(pattern)}"
+
+
+# What a valid cell of each type looks like. Values that pass FAST (SQL on a cell) are
+# valid; those that only match SHAPE (a regular expression) are tried with a cast.
 _YEAR = r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
 _SURE_DAY = _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
 _TIME = r"[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
 _JSON_STRING = r'"([^"\\\x01-\x1f]|\\["\\/bfnrt])*"'
 TYPES = {
     # type: (fast, shape, cast, name in messages)
-    "uuid": (None, None, None, "UUID"),  # _valid_uuid
-    "date": (f"^{_SURE_DAY}$", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date", "date"),
+    "uuid": (_valid_uuid, None, None, "UUID"),
+    "date": (_matching(f"^{_SURE_DAY}$"), r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date", "date"),
     "datetime": (
-        f"^{_SURE_DAY}{_TIME}$",
+        _matching(f"^{_SURE_DAY}{_TIME}$"),
         f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{_TIME}$",
         "timestamptz",
         "datetime",
     ),
-    "integer": (r"^-?[0-9]{1,9}$", None, None, "integer"),
-    "number": (r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$", None, None, "number"),
+    "integer": (_matching(r"^-?[0-9]{1,9}$"), None, None, "integer"),
+    "number": (_matching(r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$"), None, None, "number"),
     "array": (
-        rf"^\[\s*({_JSON_STRING}(\s*,\s*{_JSON_STRING})*)?\s*\]$",
+        _matching(rf"^\[\s*({_JSON_STRING}(\s*,\s*{_JSON_STRING})*)?\s*\]$"),
         r"^\s*\[",
         "array",
         "JSON array of strings",
@@ -911,7 +916,7 @@ class _Loader:
                 )
             elif kind in TYPES:
                 fast, shape, cast, _ = TYPES[kind]
-                valid = _valid_uuid(cell) if kind == "uuid" else f"{cell} ~ {_quote(fast)}"
+                valid = fast(cell)
                 if shape:
                     valid += (
                         f" OR ({cell} ~ {_quote(shape)} AND pg_temp.claims_castable({cell}, {_quote(cast)}))"
@@ -922,7 +927,7 @@ class _Loader:
                 if kind == "array" and MANY.get(column.name) == "public_id":  # a list of ids
                     checks.append(
                         f"SELECT line, {name}, 'uuid', left(e, 40) FROM s, jsonb_array_elements_text("
-                        f"CASE WHEN {cell} ~ {_quote(fast)} THEN {cell}::jsonb ELSE '[]' END) e "
+                        f"CASE WHEN {fast(cell)} THEN {cell}::jsonb ELSE '[]' END) e "
                         f"WHERE NOT {_valid_uuid('e')}"
                     )
             max_length = getattr(field, "max_length", None) if field is not None and not column.ref else None

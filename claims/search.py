@@ -349,8 +349,7 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
         and_l = "AND l.from_statement_id = ANY(%s)"
         and_s = "AND s.id = ANY(%s)"
     doc_ctes, doc_joins, document = public_document_grouped(where_parts, joined_to="s2")
-    cursor.execute(
-        f"""
+    sql = f"""
         WITH names AS (
             SELECT ss.statement_id, string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names,
                    string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id) AS slugs,
@@ -391,9 +390,9 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
         LEFT JOIN responses r ON r.statement_id = s2.id
         {" ".join(doc_joins)}
         WHERE s2.id = s.id {and_s}
-        """,
-        [ids] * (4 + len(doc_ctes) + 1) if ids is not None else [],
-    )
+        """
+    # Every placeholder is the list of ids.
+    cursor.execute(sql, [ids] * sql.count("%s") if ids is not None else [])
     if ids is not None:
         build_public_documents(cursor, ids, neighbours_only=True)
 
