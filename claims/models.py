@@ -462,6 +462,7 @@ EXPORT_FIELDS = [
     "export_quotes",
     "export_responds_to",
     "export_appearances",
+    "export_jsonl",
 ]
 
 
@@ -522,6 +523,9 @@ class Statement(StatusMixin, Curated):
     export_appearances = models.JSONField(
         default=list, db_default=models.Value([], models.JSONField()), editable=False
     )
+    # The statement's line of the JSON Lines export, as ``exports.statement_line`` builds
+    # it, kept current by a trigger after the lists (migration 0015).
+    export_jsonl = models.TextField(default="", db_default="", editable=False)
 
     # What anonymous readers get from the API for this statement (JSON, as
     # claims.representations builds it), kept current by the same triggers

@@ -33,6 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Greatest
 
 from . import models
+from .exports import statement_line
 from .representations import PUBLIC_DOCUMENT, PUBLIC_SQL, public_document_grouped
 
 MAX_QUERY_LENGTH = 200
@@ -328,11 +329,11 @@ def build_documents(cursor) -> None:
 
 
 def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
-    """Statements' search documents, export lists and public documents, set-based (all,
+    """Statements' search documents, export lists and lines, and public documents, set-based (all,
     or those with these ids, and the public documents of the statements linked to or
     from them, which show their text, date and status).
 
-    The same definitions as the triggers (migrations 0009-0013); the test suite
+    The same definitions as the triggers (migrations 0009-0015); the test suite
     compares them. One UPDATE writes each row once: a second pass for the public
     documents rewrote every row and its index entries again (half the time of a
     large import). The public documents' nested lists are aggregated for all the
@@ -378,10 +379,11 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
             || setweight(to_tsvector(claims_config(s.language), coalesce(src.quotes, '')), 'C')
             || setweight(to_tsvector('claims_simple', s.original_text), 'C')
             || setweight(to_tsvector('claims_simple', coalesce(src.titles, '') || ' ' || s.context), 'D'),
-            export_speakers = coalesce(n.slugs, ''), export_speaker_roles = coalesce(n.roles, ''),
-            export_topics = coalesce(tp.slugs, ''), export_source_urls = coalesce(src.urls, ''),
-            export_quotes = coalesce(src.printed, ''), export_appearances = coalesce(src.appearances, '[]'),
-            export_responds_to = coalesce(r.ids, ''),
+            export_speakers = e.export_speakers, export_speaker_roles = e.export_speaker_roles,
+            export_topics = e.export_topics, export_source_urls = e.export_source_urls,
+            export_quotes = e.export_quotes, export_appearances = e.export_appearances,
+            export_responds_to = e.export_responds_to,
+            export_jsonl = {statement_line(own="s", lists="e")},
             public_document = CASE WHEN s.status IN {PUBLIC_SQL} THEN ({document})::text END
         FROM claims_statement s2
         LEFT JOIN names n ON n.statement_id = s2.id
@@ -389,6 +391,12 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
         LEFT JOIN topics tp ON tp.statement_id = s2.id
         LEFT JOIN responses r ON r.statement_id = s2.id
         {" ".join(doc_joins)}
+        CROSS JOIN LATERAL (
+            SELECT coalesce(n.slugs, '') AS export_speakers, coalesce(n.roles, '') AS export_speaker_roles,
+                   coalesce(tp.slugs, '') AS export_topics, coalesce(src.urls, '') AS export_source_urls,
+                   coalesce(src.printed, '') AS export_quotes, coalesce(src.appearances, '[]') AS export_appearances,
+                   coalesce(r.ids, '') AS export_responds_to
+        ) e
         WHERE s2.id = s.id {and_s}
         """
     # Every placeholder is the list of ids.

@@ -336,6 +336,76 @@ def test_export_columns_follow_every_change_to_a_statements_parts():
     assert columns["export_appearances"] == []
 
 
+def built_now(statement) -> str:
+    """The statement's JSON Lines line as exports.statement_line defines it, from its row now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {exports.statement_line()} FROM claims_statement s WHERE s.id = %s", [statement.pk]
+        )
+        return cursor.fetchone()[0]
+
+
+def stored_line(statement) -> str:
+    return Statement.objects.values_list("export_jsonl", flat=True).get(pk=statement.pk)
+
+
+def test_stored_jsonl_line_follows_every_change():
+    """The trigger keeps each statement's stored line equal to the definition, whatever
+    changed: the statement itself, its parts, or the names of what its parts refer to; and
+    writes dates in ISO 8601 whatever the writing connection's DateStyle."""
+    from tests.factories import SourceFactory, SpeakerFactory, TopicFactory
+
+    statement = StatementFactory(status=Status.DRAFT)
+    assert stored_line(statement) == built_now(statement)
+    speaker = SpeakerFactory(slug="first-speaker")
+    StatementSpeaker.objects.create(statement=statement, speaker=speaker, role="speaker", position=0)
+    source = SourceFactory(url="https://example.org/a")
+    Appearance.objects.create(statement=statement, source=source, quote="As printed", is_first=True)
+    statement.topics.add(TopicFactory(slug="a-topic"))
+    line = json.loads(stored_line(statement))
+    assert (line["speakers"], line["source_urls"], line["quotes"], line["topics"]) == (
+        ["first-speaker"],
+        ["https://example.org/a"],
+        ["As printed"],
+        ["a-topic"],
+    )
+    assert stored_line(statement) == built_now(statement)
+
+    # An edit made in SQL on a connection with another DateStyle (as from psql).
+    with connection.cursor() as cursor:
+        cursor.execute("SET datestyle = 'SQL, DMY'")
+        cursor.execute(
+            "UPDATE claims_statement SET status = 'published', text = 'Changed.', said_on = '2020-03-01', "
+            "said_on_precision = 'month' WHERE id = %s",
+            [statement.pk],
+        )
+        cursor.execute("SET datestyle = 'ISO, MDY'")
+    line = json.loads(stored_line(statement))
+    assert (line["status"], line["text"], line["said_on"], line["said_on_precision"]) == (
+        "published",
+        "Changed.",
+        "2020-03",
+        "month",
+    )
+    assert stored_line(statement) == built_now(statement)
+
+    speaker.slug = "renamed-speaker"
+    speaker.save()
+    source.url = "https://example.org/moved"
+    source.save()
+    line = json.loads(stored_line(statement))
+    assert (line["speakers"], line["source_urls"]) == (["renamed-speaker"], ["https://example.org/moved"])
+    assert stored_line(statement) == built_now(statement)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_jsonl_writes_the_stored_lines_as_they_are(anon_api, seed):
+    """The export is the stored lines, in id order, byte for byte."""
+    exported = body(anon_api.get(f"{API}/statements/export/", {"format": "jsonl"}))
+    stored = Statement.objects.public().order_by("pk").values_list("export_jsonl", flat=True)
+    assert exported == "".join(line + "\n" for line in stored)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_statements_jsonl_keeps_awkward_text_exactly(anon_api):
     """JSON Lines from COPY: quotes, backslashes, newlines and control characters survive as they were."""

@@ -73,7 +73,7 @@ def test_bulk_built_documents_equal_what_the_triggers_build():
     columns = {
         "claims_statement": "search_vector, "
         "export_speakers, export_speaker_roles, export_topics, export_source_urls, export_quotes, "
-        "export_responds_to, export_appearances, public_document",
+        "export_responds_to, export_appearances, export_jsonl, public_document",
         "claims_claim": "search_vector, normalized_text",
         "claims_source": "search_vector",
         "claims_speaker": "search_names",
