@@ -398,6 +398,26 @@ def test_stored_jsonl_line_follows_every_change():
     assert stored_line(statement) == built_now(statement)
 
 
+def test_statement_rows_of_a_few_kilobytes_are_stored_uncompressed():
+    """Rows with their documents (2-3 kB) are neither compressed on write nor decompressed on
+    read (migration 0016); a longer one is compressed as before."""
+    from tests.factories import SourceFactory
+
+    typical = StatementFactory(status=Status.PUBLISHED, text="word " * 60, context="context " * 5)
+    Appearance.objects.create(statement=typical, source=SourceFactory(), quote="quoted " * 8, is_first=True)
+    long = StatementFactory(status=Status.PUBLISHED, text="a longer text " * 600)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, pg_column_size(s.*), pg_column_compression(public_document), "
+            "pg_column_compression(export_jsonl) FROM claims_statement s WHERE id IN (%s, %s)",
+            [typical.pk, long.pk],
+        )
+        rows = {pk: rest for pk, *rest in cursor.fetchall()}
+    size, *compression = rows[typical.pk]
+    assert 2100 < size < 4080 and compression == [None, None]
+    assert rows[long.pk][1] is not None
+
+
 @pytest.mark.django_db(transaction=True)
 def test_statements_jsonl_writes_the_stored_lines_as_they_are(anon_api, seed):
     """The export is the stored lines, in id order, byte for byte."""
