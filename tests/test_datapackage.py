@@ -628,7 +628,8 @@ def test_a_collision_with_another_record_of_the_archive_is_named(archive, tmp_pa
 
 def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, tmp_path, monkeypatch):
     """As pg_restore does: secondary indexes (of the tables and their history tables)
-    dropped for the load and created again, all of them."""
+    dropped for the load and created again, all of them; and foreign keys between tables
+    that were empty, added back (each checked by one query), all of them as they were."""
     from django.test.utils import CaptureQueriesContext
 
     from claims import datapackage
@@ -638,7 +639,12 @@ def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, 
             cursor.execute(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'claims_%' ORDER BY 1"
             )
-            return cursor.fetchall()
+            found = cursor.fetchall()
+            cursor.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated "
+                "FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text LIKE 'claims_%' ORDER BY 1, 2"
+            )
+            return found + cursor.fetchall()
 
     before = indexes()
     first = export(tmp_path / "first")
@@ -649,6 +655,9 @@ def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, 
     dropped = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("DROP INDEX")]
     assert any("statement_search" in sql for sql in dropped) and len(dropped) > 20
     assert any("historicalstatement_" in sql for sql in dropped)  # empty history tables too
+    keys = [q["sql"] for q in ctx.captured_queries if "DROP CONSTRAINT" in q["sql"]]
+    assert any('"claims_appearance" DROP CONSTRAINT "claims_appearance_source_id' in sql for sql in keys)
+    assert not any("created_by" in sql or "updated_by" in sql for sql in keys)  # auth_user's stay
     assert indexes() == before
     assert Statement.history.filter(history_type="+").count() == Statement.objects.count()
     second = export(tmp_path / "second")
@@ -658,4 +667,6 @@ def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, 
     # Into tables that have rows, nothing is dropped.
     with CaptureQueriesContext(connection) as ctx:
         call_command("import_dataset", str(tmp_path / "first"), stdout=io.StringIO())
-    assert not [q for q in ctx.captured_queries if q["sql"].startswith("DROP INDEX")]
+    assert not [
+        q for q in ctx.captured_queries if q["sql"].startswith("DROP INDEX") or "DROP CONSTRAINT" in q["sql"]
+    ]
