@@ -865,6 +865,7 @@ class _Loader:
         self.created: dict[str, set[int]] = {}  # table -> pks of new rows
         self.updated: dict[str, set[int]] = {}  # table -> pks of existing rows that changed
         self.statements: set[int] = set()  # whose documents need building
+        self.empty: set[str] = set()  # archive tables that had no rows (bulk_tables)
         cursor.execute(CASTABLE)
 
     def bulk_tables(self) -> tuple[list[str], list[str], list[str]]:
@@ -885,6 +886,7 @@ class _Loader:
                 historical = table.model.history.model
                 if not historical._default_manager.exists():
                     history.append(historical._meta.db_table)
+        self.empty = set(empty)
         return bulk, history, empty
 
     def raise_problems(self) -> None:
@@ -1185,6 +1187,15 @@ class _Loader:
         )
         selected = ", ".join(f"{v} AS {c}" for c, v in zip(columns, values, strict=True))
         public_id = "s.id::uuid AS public_id, " if table.identified else ""
+        if db_table in self.empty:
+            # Nothing to update and nothing to leave out: straight from the file.
+            created = self.rows(
+                f"INSERT INTO {db_table} ({', '.join(['public_id'] * table.identified + columns)}) "
+                f"SELECT {public_id}{selected} FROM import_{table.name} s {joins} "
+                f"ORDER BY s.line RETURNING id, {self.tracked(table, db_table)}"
+            )
+            self.record_merged(table, created, [])
+            return
         self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{incoming}")
         self.cursor.execute(
             f"CREATE TEMP TABLE {incoming} AS SELECT s.line, {public_id}{selected} FROM import_{table.name} s {joins}"
@@ -1205,6 +1216,11 @@ class _Loader:
             f"INSERT INTO {db_table} ({all_columns}) SELECT {all_columns} FROM {incoming} i "
             f"WHERE NOT EXISTS (SELECT 1 FROM {db_table} t WHERE {match}) ORDER BY i.line RETURNING id, {self.tracked(table, db_table)}"
         )
+        self.record_merged(table, created, updated)
+
+    def record_merged(self, table: Table, created: list[tuple], updated: list[tuple]) -> None:
+        """Remember the rows written (id, then the statements they show in), and merge the
+        table's self-references and many-to-many columns."""
         self.created[table.name] = {row[0] for row in created}
         self.updated[table.name] = {row[0] for row in updated}
         for row in created + updated:
