@@ -586,7 +586,11 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
             if sum(report.created.values()) >= ANALYZE_AFTER:
                 # Statistics for what was just written: the planner would otherwise
                 # take the filled tables for empty ones and build each document by scans.
+                # Sizes and join keys are all it needs: a sample of 3,000 rows a table, not
+                # 30,000 (0.5 s); autovacuum analyzes them in full after the commit.
+                cursor.execute(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}")
                 cursor.execute("ANALYZE " + ", ".join(_written_tables()))
+                cursor.execute("RESET default_statistics_target")
             step("Building the statements' search and API documents")
             search.build_statement_documents(cursor, loader.statements_to_index())
             _create_indexes(cursor, {models.Statement._meta.db_table: statement_indexes})
@@ -608,6 +612,8 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
 IMPORT_WORK_MEM = "256MB"
 # Rows created after which the import refreshes the tables' statistics before building documents.
 ANALYZE_AFTER = 10_000
+# Its statistics target (PostgreSQL's default is 100: 300 rows sampled per unit).
+ANALYZE_TARGET = 10
 # Tables whose changes alter the documents of the statements that use them.
 INDEXED_THROUGH = {
     "speakers": "SELECT statement_id FROM claims_statementspeaker WHERE speaker_id = ANY(%s)",

@@ -626,6 +626,32 @@ def test_a_collision_with_another_record_of_the_archive_is_named(archive, tmp_pa
     assert "topics.csv line 2: slug " in text and "is already used by another record in the archive" in text
 
 
+def test_a_large_import_refreshes_statistics_from_a_small_sample(archive, tmp_path, monkeypatch):
+    """Before building the documents, the written tables are analyzed (sizes and join keys
+    for the planner) with a statistics target of 10; the connection's own target is kept."""
+    from django.test.utils import CaptureQueriesContext
+
+    from claims import datapackage
+
+    export(tmp_path / "pkg")
+    wipe()
+    monkeypatch.setattr(datapackage, "ANALYZE_AFTER", 1)
+    with CaptureQueriesContext(connection) as ctx:
+        call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    sql = [q["sql"] for q in ctx.captured_queries]
+    at = next(i for i, text in enumerate(sql) if text.startswith("ANALYZE "))
+    assert "claims_statement," in sql[at] and "claims_appearance" in sql[at]
+    assert (sql[at - 1], sql[at + 1]) == (
+        "SET LOCAL default_statistics_target = 10",
+        "RESET default_statistics_target",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW default_statistics_target")
+        assert cursor.fetchone()[0] == "100"
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'claims_statement'")
+        assert cursor.fetchone()[0] == Statement.objects.count()
+
+
 def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, tmp_path, monkeypatch):
     """As pg_restore does: secondary indexes (of the tables and their history tables)
     dropped for the load and created again, all of them; and foreign keys between tables
