@@ -622,6 +622,16 @@ INDEXED_THROUGH = {
     "WHERE s.outlet_id = ANY(%s)",
     "topics": "SELECT statement_id FROM claims_statement_topics WHERE topic_id = ANY(%s)",
 }
+# Search documents that an insert into an empty table computes set-based (cells of the file
+# ``s``, and the records its references resolve to, ``r_<column>``), which the tables'
+# triggers keep during a bulk load (migration 0017) instead of building them row by row.
+BULK_DOCUMENTS = {
+    "sources": {"search_vector": search.source_vector("s.title", "s.url", "s.description", "r_outlet.name")},
+    "claims": {
+        "search_vector": search.claim_vector("s.text", "r_statement.text"),
+        "normalized_text": "claims_normalize(coalesce(s.text, ''))",
+    },
+}
 # Many-to-many columns: which model field, and how a target is named in the file.
 MANY = {"topics": "slug", "evidence": "public_id"}
 
@@ -1194,10 +1204,13 @@ class _Loader:
         selected = ", ".join(f"{v} AS {c}" for c, v in zip(columns, values, strict=True))
         public_id = "s.id::uuid AS public_id, " if table.identified else ""
         if db_table in self.empty:
-            # Nothing to update and nothing to leave out: straight from the file.
+            # Nothing to update and nothing to leave out: straight from the file, with the
+            # search documents its trigger would build row by row (migration 0017).
+            documents = BULK_DOCUMENTS.get(table.name, {})
+            computed = "".join(f", {sql} AS {name}" for name, sql in documents.items())
             created = self.rows(
-                f"INSERT INTO {db_table} ({', '.join(['public_id'] * table.identified + columns)}) "
-                f"SELECT {public_id}{selected} FROM import_{table.name} s {joins} "
+                f"INSERT INTO {db_table} ({', '.join(['public_id'] * table.identified + columns + list(documents))}) "
+                f"SELECT {public_id}{selected}{computed} FROM import_{table.name} s {joins} "
                 f"ORDER BY s.line RETURNING id, {self.tracked(table, db_table)}"
             )
             self.record_merged(table, created, [])

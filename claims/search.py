@@ -299,28 +299,38 @@ def _any_of(lexemes: list[str]) -> SearchQuery:
 # ---------------------------------------------------------------- bulk builds
 
 
+def source_vector(title: str, url: str, description: str, outlet_name: str) -> str:
+    """SQL: a source's search document from these SQL values (as the trigger builds it,
+    migration 0005): title, URL split into words, description, its outlet's name."""
+    return f"""setweight(to_tsvector('claims_english', coalesce({title}, '')), 'A')
+            || setweight(to_tsvector('claims_simple', regexp_replace(coalesce({url}, ''), '[^[:alnum:]]+', ' ', 'g')), 'B')
+            || setweight(to_tsvector('claims_english', coalesce({description}, '')), 'C')
+            || setweight(to_tsvector('claims_simple', coalesce({outlet_name}, '')), 'D')"""
+
+
+def claim_vector(text: str, statement_text: str) -> str:
+    """SQL: a claim's search document (as the trigger builds it, migration 0005)."""
+    return f"""setweight(to_tsvector('claims_english', coalesce({text}, '')), 'A')
+                || setweight(to_tsvector('claims_english', coalesce({statement_text}, '')), 'B')"""
+
+
 def build_documents(cursor) -> None:
     """Every stored document and list, set-based: what the triggers build, for bulk loads."""
     cursor.execute(
         "UPDATE claims_speaker SET search_names = claims_normalize(name || ' ' || array_to_string(aliases, ' '))"
     )
     cursor.execute(
-        """
-        UPDATE claims_source s SET search_vector =
-            setweight(to_tsvector('claims_english', coalesce(s.title, '')), 'A')
-            || setweight(to_tsvector('claims_simple', regexp_replace(coalesce(s.url, ''), '[^[:alnum:]]+', ' ', 'g')), 'B')
-            || setweight(to_tsvector('claims_english', coalesce(s.description, '')), 'C')
-            || setweight(to_tsvector('claims_simple', coalesce(o.name, '')), 'D')
+        f"""
+        UPDATE claims_source s SET search_vector = {source_vector("s.title", "s.url", "s.description", "o.name")}
         FROM claims_source s2 LEFT JOIN claims_outlet o ON o.id = s2.outlet_id
         WHERE s2.id = s.id
         """
     )
     build_statement_documents(cursor)
     cursor.execute(
-        """
+        f"""
         UPDATE claims_claim c SET
-            search_vector = setweight(to_tsvector('claims_english', c.text), 'A')
-                || setweight(to_tsvector('claims_english', coalesce(st.text, '')), 'B'),
+            search_vector = {claim_vector("c.text", "st.text")},
             normalized_text = claims_normalize(c.text)
         FROM claims_claim c2 LEFT JOIN claims_statement st ON st.id = c2.statement_id
         WHERE c2.id = c.id

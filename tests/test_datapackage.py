@@ -7,7 +7,7 @@ import json
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from claims.models import (
     EXPORT_FIELDS,
@@ -228,11 +228,18 @@ def stored_documents():
     columns = ", ".join(["search_vector", *EXPORT_FIELDS, "public_document"])
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT public_id, {columns} FROM claims_statement ORDER BY public_id")
-        return cursor.fetchall()
+        statements = cursor.fetchall()
+        cursor.execute("SELECT public_id, search_vector FROM claims_source ORDER BY public_id")
+        sources = cursor.fetchall()
+        cursor.execute(
+            "SELECT public_id, search_vector, normalized_text FROM claims_claim ORDER BY public_id"
+        )
+        return statements + sources + cursor.fetchall()
 
 
 def test_imported_statements_are_indexed_as_the_triggers_index_them(archive, tmp_path):
-    """The import builds documents and export lists once, set-based: the same as the triggers build."""
+    """The import builds documents and export lists once, set-based (statements', and the
+    sources' and claims' in their INSERT): the same as the triggers build."""
     export(tmp_path / "pkg")
     wipe()
     call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
@@ -624,6 +631,56 @@ def test_a_collision_with_another_record_of_the_archive_is_named(archive, tmp_pa
     )
     text = rejected(tmp_path / "pkg")
     assert "topics.csv line 2: slug " in text and "is already used by another record in the archive" in text
+
+
+def test_only_a_bulk_load_keeps_the_search_documents_an_insert_brings():
+    """The sources' and claims' triggers keep a document an INSERT brings only while a bulk
+    load defers documents (migration 0017); otherwise, and on every update, they build it."""
+    from tests.factories import StatementFactory
+
+    outlet = Outlet.objects.create(name="Daily Example", slug="daily-example", kind="newspaper")
+    statement = StatementFactory(text="Statement words")
+
+    def insert(suffix):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO claims_source (public_id, url, title, outlet_id, kind, language, archive_url, "
+                "description, created_at, updated_at, search_vector) VALUES (gen_random_uuid(), %s, "
+                "'Budget speech', %s, 'article', 'en', '', '', now(), now(), 'bogus') RETURNING id",
+                [f"https://example.org/{suffix}", outlet.pk],
+            )
+            source = cursor.fetchone()[0]
+            cursor.execute(
+                "INSERT INTO claims_claim (public_id, status, text, statement_id, created_at, updated_at, "
+                "search_vector, normalized_text) VALUES (gen_random_uuid(), 'draft', 'Claim words', %s, "
+                "now(), now(), 'bogus', 'bogus') RETURNING id",
+                [statement.pk],
+            )
+            claim = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT (SELECT search_vector::text FROM claims_source WHERE id = %s), "
+                "(SELECT search_vector::text || ' ' || normalized_text FROM claims_claim WHERE id = %s)",
+                [source, claim],
+            )
+            return source, claim, cursor.fetchone()
+
+    source, claim, built = insert("a")
+    assert "'bogus'" not in built[0] and "'daily':" in built[0] and "'budget':" in built[0]
+    assert "'bogus'" not in built[1] and "'statement':" in built[1]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
+        _, _, kept = insert("b")
+        assert kept == ("'bogus'", "'bogus' bogus")
+        cursor.execute("UPDATE claims_source SET title = 'Other' WHERE id = %s", [source])
+        cursor.execute("UPDATE claims_claim SET text = 'Other' WHERE id = %s", [claim])
+        cursor.execute(
+            "SELECT (SELECT search_vector::text FROM claims_source WHERE id = %s), "
+            "(SELECT normalized_text FROM claims_claim WHERE id = %s)",
+            [source, claim],
+        )
+        vector, normalized = cursor.fetchone()
+        assert "'budget'" not in vector and "'daily':" in vector and normalized == "other"
+        cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
 
 
 def test_a_large_import_refreshes_statistics_from_a_small_sample(archive, tmp_path, monkeypatch):
