@@ -1326,12 +1326,14 @@ class _Loader:
             f"WHERE NOT EXISTS (SELECT 1 FROM {through} th WHERE th.{own} = w.owner AND th.{other} = w.target) "
             f"ORDER BY owner, target RETURNING {own}"
         )
-        removed = self.rows(
-            f"DELETE FROM {through} th USING {table.model._meta.db_table} o, import_{table.name} s "
-            f"WHERE o.public_id = s.id::uuid AND th.{own} = o.id "
-            f"AND NOT EXISTS (SELECT 1 FROM {wanted} w WHERE w.owner = th.{own} AND w.target = th.{other}) "
-            f"RETURNING th.{own}"
-        )
+        removed = []
+        if through not in self.empty:  # else it had nothing to remove
+            removed = self.rows(
+                f"DELETE FROM {through} th USING {table.model._meta.db_table} o, import_{table.name} s "
+                f"WHERE o.public_id = s.id::uuid AND th.{own} = o.id "
+                f"AND NOT EXISTS (SELECT 1 FROM {wanted} w WHERE w.owner = th.{own} AND w.target = th.{other}) "
+                f"RETURNING th.{own}"
+            )
         changed = {pk for (pk,) in added + removed}
         self.mark_updated(table, changed)
         if table.name == "statements":
