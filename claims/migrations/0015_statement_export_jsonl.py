@@ -13,7 +13,34 @@ documents (``claims.defer_documents``) and build it set-based
 
 from django.db import migrations, models
 
-# claims.exports.STATEMENT_LINE_FIELDS and statement_line() as of this migration.
+# claims.exports.statement_line() as of this migration, for the row $row.
+LINE = r"""row_to_json(ROW(
+        $row.public_id,
+        $row.status,
+        $row.text,
+        $row.text_type,
+        $row.original_text,
+        $row.original_language,
+        $row.language,
+        CASE WHEN $row.said_on IS NULL THEN ''
+         WHEN $row.said_on_precision = 'month' THEN to_char($row.said_on, 'YYYY-MM')
+         WHEN $row.said_on_precision = 'year' THEN to_char($row.said_on, 'YYYY')
+         ELSE to_char($row.said_on, 'YYYY-MM-DD') END,
+        CASE WHEN $row.said_on IS NULL THEN '' ELSE $row.said_on_precision END,
+        $row.place,
+        $row.context,
+        CASE WHEN $row.export_speakers = '' THEN '[]'::json ELSE to_json(string_to_array($row.export_speakers, '; ')) END,
+        CASE WHEN $row.export_speaker_roles = '' THEN '[]'::json ELSE to_json(string_to_array($row.export_speaker_roles, '; ')) END,
+        CASE WHEN $row.export_topics = '' THEN '[]'::json ELSE to_json(string_to_array($row.export_topics, '; ')) END,
+        jsonb_path_query_array($row.export_appearances, '$[*] ? (@.url != "").url'),
+        jsonb_path_query_array($row.export_appearances, '$[*] ? (@.quote != "").quote'),
+        CASE WHEN $row.export_responds_to = '' THEN '[]'::json ELSE to_json(string_to_array($row.export_responds_to, '; ')) END,
+        to_char($row.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+        to_char($row.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+        $row.export_appearances
+    )::claims_statement_line)::text"""
+
+# claims.exports.STATEMENT_LINE_FIELDS as of this migration.
 FORWARD = r"""
 CREATE TYPE claims_statement_line AS (
     id uuid,
@@ -43,31 +70,7 @@ BEGIN
     IF claims_documents_deferred() THEN
         RETURN NEW;
     END IF;
-    NEW.export_jsonl := row_to_json(ROW(
-        NEW.public_id,
-        NEW.status,
-        NEW.text,
-        NEW.text_type,
-        NEW.original_text,
-        NEW.original_language,
-        NEW.language,
-        CASE WHEN NEW.said_on IS NULL THEN ''
-         WHEN NEW.said_on_precision = 'month' THEN to_char(NEW.said_on, 'YYYY-MM')
-         WHEN NEW.said_on_precision = 'year' THEN to_char(NEW.said_on, 'YYYY')
-         ELSE to_char(NEW.said_on, 'YYYY-MM-DD') END,
-        CASE WHEN NEW.said_on IS NULL THEN '' ELSE NEW.said_on_precision END,
-        NEW.place,
-        NEW.context,
-        CASE WHEN NEW.export_speakers = '' THEN '[]'::json ELSE to_json(string_to_array(NEW.export_speakers, '; ')) END,
-        CASE WHEN NEW.export_speaker_roles = '' THEN '[]'::json ELSE to_json(string_to_array(NEW.export_speaker_roles, '; ')) END,
-        CASE WHEN NEW.export_topics = '' THEN '[]'::json ELSE to_json(string_to_array(NEW.export_topics, '; ')) END,
-        jsonb_path_query_array(NEW.export_appearances, '$[*] ? (@.url != "").url'),
-        jsonb_path_query_array(NEW.export_appearances, '$[*] ? (@.quote != "").quote'),
-        CASE WHEN NEW.export_responds_to = '' THEN '[]'::json ELSE to_json(string_to_array(NEW.export_responds_to, '; ')) END,
-        to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-        to_char(NEW.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-        NEW.export_appearances
-    )::claims_statement_line)::text;
+    NEW.export_jsonl := {LINE_NEW};
     RETURN NEW;
 END $$;
 CREATE TRIGGER claims_statement_to_jsonl BEFORE INSERT OR UPDATE ON claims_statement
@@ -76,33 +79,9 @@ CREATE TRIGGER claims_statement_to_jsonl BEFORE INSERT OR UPDATE ON claims_state
 -- The existing statements, set-based, from their stored export lists, without
 -- recomputing their other documents.
 SELECT set_config('claims.defer_documents', 'on', true);
-UPDATE claims_statement s SET export_jsonl = row_to_json(ROW(
-        s.public_id,
-        s.status,
-        s.text,
-        s.text_type,
-        s.original_text,
-        s.original_language,
-        s.language,
-        CASE WHEN s.said_on IS NULL THEN ''
-         WHEN s.said_on_precision = 'month' THEN to_char(s.said_on, 'YYYY-MM')
-         WHEN s.said_on_precision = 'year' THEN to_char(s.said_on, 'YYYY')
-         ELSE to_char(s.said_on, 'YYYY-MM-DD') END,
-        CASE WHEN s.said_on IS NULL THEN '' ELSE s.said_on_precision END,
-        s.place,
-        s.context,
-        CASE WHEN s.export_speakers = '' THEN '[]'::json ELSE to_json(string_to_array(s.export_speakers, '; ')) END,
-        CASE WHEN s.export_speaker_roles = '' THEN '[]'::json ELSE to_json(string_to_array(s.export_speaker_roles, '; ')) END,
-        CASE WHEN s.export_topics = '' THEN '[]'::json ELSE to_json(string_to_array(s.export_topics, '; ')) END,
-        jsonb_path_query_array(s.export_appearances, '$[*] ? (@.url != "").url'),
-        jsonb_path_query_array(s.export_appearances, '$[*] ? (@.quote != "").quote'),
-        CASE WHEN s.export_responds_to = '' THEN '[]'::json ELSE to_json(string_to_array(s.export_responds_to, '; ')) END,
-        to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-        to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-        s.export_appearances
-    )::claims_statement_line)::text;
+UPDATE claims_statement s SET export_jsonl = {LINE_S};
 SELECT set_config('claims.defer_documents', 'off', true);
-"""
+""".replace("{LINE_NEW}", LINE.replace("$row.", "NEW.")).replace("{LINE_S}", LINE.replace("$row.", "s."))
 
 BACKWARD = r"""
 DROP TRIGGER claims_statement_to_jsonl ON claims_statement;

@@ -10,12 +10,10 @@ always, and inserts without a document, or outside a bulk load.
 
 from django.db import migrations
 
-FORWARD = r"""
+# The functions of migration 0005, with the keeping of a bulk insert's document (GUARD) or without.
+FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION claims_source_search() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' AND NEW.search_vector IS NOT NULL AND claims_documents_deferred() THEN
-        RETURN NEW;
-    END IF;
+BEGIN{SOURCE_GUARD}
     NEW.search_vector :=
         setweight(to_tsvector('claims_english', coalesce(NEW.title, '')), 'A')
         -- URLs are split into words, so that "duvarenglish" finds duvarenglish.com.
@@ -27,43 +25,23 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION claims_claim_search() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' AND NEW.search_vector IS NOT NULL AND NEW.normalized_text <> ''
-            AND claims_documents_deferred() THEN
+BEGIN{CLAIM_GUARD}
+    NEW.search_vector :=
+        setweight(to_tsvector('claims_english', coalesce(NEW.text, '')), 'A')
+        || setweight(to_tsvector('claims_english', coalesce(
+            (SELECT text FROM claims_statement WHERE id = NEW.statement_id), '')), 'B');
+    NEW.normalized_text := claims_normalize(NEW.text);
+    RETURN NEW;
+END $$;
+"""
+GUARD = """
+    IF TG_OP = 'INSERT' AND NEW.search_vector IS NOT NULL{also} AND claims_documents_deferred() THEN
         RETURN NEW;
-    END IF;
-    NEW.search_vector :=
-        setweight(to_tsvector('claims_english', coalesce(NEW.text, '')), 'A')
-        || setweight(to_tsvector('claims_english', coalesce(
-            (SELECT text FROM claims_statement WHERE id = NEW.statement_id), '')), 'B');
-    NEW.normalized_text := claims_normalize(NEW.text);
-    RETURN NEW;
-END $$;
-"""
-
-BACKWARD = r"""
-CREATE OR REPLACE FUNCTION claims_source_search() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.search_vector :=
-        setweight(to_tsvector('claims_english', coalesce(NEW.title, '')), 'A')
-        -- URLs are split into words, so that "duvarenglish" finds duvarenglish.com.
-        || setweight(to_tsvector('claims_simple', regexp_replace(coalesce(NEW.url, ''), '[^[:alnum:]]+', ' ', 'g')), 'B')
-        || setweight(to_tsvector('claims_english', coalesce(NEW.description, '')), 'C')
-        || setweight(to_tsvector('claims_simple', coalesce(
-            (SELECT name FROM claims_outlet WHERE id = NEW.outlet_id), '')), 'D');
-    RETURN NEW;
-END $$;
-
-CREATE OR REPLACE FUNCTION claims_claim_search() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.search_vector :=
-        setweight(to_tsvector('claims_english', coalesce(NEW.text, '')), 'A')
-        || setweight(to_tsvector('claims_english', coalesce(
-            (SELECT text FROM claims_statement WHERE id = NEW.statement_id), '')), 'B');
-    NEW.normalized_text := claims_normalize(NEW.text);
-    RETURN NEW;
-END $$;
-"""
+    END IF;"""
+FORWARD = FUNCTIONS.replace("{SOURCE_GUARD}", GUARD.format(also="")).replace(
+    "{CLAIM_GUARD}", GUARD.format(also=" AND NEW.normalized_text <> ''")
+)
+BACKWARD = FUNCTIONS.replace("{SOURCE_GUARD}", "").replace("{CLAIM_GUARD}", "")
 
 
 class Migration(migrations.Migration):
