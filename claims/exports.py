@@ -173,7 +173,8 @@ def statements_csv(statements: QuerySet) -> Iterator[bytes]:
 
 
 def statements_jsonl(statements: QuerySet) -> Iterator[bytes]:
-    """The filtered statements as JSON Lines, built by PostgreSQL and streamed as it comes.
+    """The filtered statements as JSON Lines: their stored lines (``statement_line``),
+    written out by PostgreSQL's COPY and streamed as they come.
 
     Each record carries the statement's appearances whole, so the file imports
     back (``import_statements``).

@@ -357,6 +357,7 @@ def test_stored_jsonl_line_follows_every_change():
 
     statement = StatementFactory(status=Status.DRAFT)
     assert stored_line(statement) == built_now(statement)
+    assert list(json.loads(stored_line(statement))) == exports.STATEMENT_LINE_FIELDS
     speaker = SpeakerFactory(slug="first-speaker")
     StatementSpeaker.objects.create(statement=statement, speaker=speaker, role="speaker", position=0)
     source = SourceFactory(url="https://example.org/a")
