@@ -79,10 +79,11 @@ class Part:
             f"WHERE {self.owner} = s.id AND {condition})"
         )
 
-    def grouped(self, condition: str, where: str) -> str:
-        """SELECT statement_id, list: for the statements that ``where`` (SQL on ``owner``) selects."""
+    def grouped(self, condition: str, where: str, also: str = "") -> str:
+        """SELECT statement_id, list: for the statements that ``where`` (SQL on ``owner``) selects;
+        ``also``, more aggregates of the same rows (", <aggregate> AS <name>…")."""
         return (
-            f"SELECT {self.owner} AS statement_id, json_agg({self.select} ORDER BY {self.order}) AS list "
+            f"SELECT {self.owner} AS statement_id, json_agg({self.select} ORDER BY {self.order}) AS list{also} "
             f"{self.source} WHERE {where.format(owner=self.owner)} AND {condition} GROUP BY 1"
         )
 
@@ -225,16 +226,23 @@ def statement_json(statement_drafts: str, claim_drafts: str, lists: dict[str, st
 PUBLIC_DOCUMENT = statement_json("false", "false")
 
 
-def public_document_grouped(where: str, joined_to: str = "s") -> tuple[list[str], list[str], str]:
+def public_document_grouped(
+    where: str, joined_to: str = "s", also: dict[str, str] | None = None
+) -> tuple[list[str], list[str], str]:
     """PUBLIC_DOCUMENT for many statements at once: the CTEs (``doc_<part>``) that
     aggregate each nested list for the statements that ``where`` selects (SQL on
     ``{owner}``), the LEFT JOINs that attach them to the statements ``joined_to`` (an
     alias of the statement ``s`` the document describes), and the document itself: the
-    same JSON, text for text, as the subqueries give (tests compare them).
+    same JSON, text for text, as the subqueries give (tests compare them). ``also`` adds
+    aggregates of a part's rows to its CTE (part name -> ", <aggregate> AS <name>…"),
+    for other documents built from the same rows in the same statement.
     """
+    also = also or {}
     ctes, joins, lists = [], [], {}
     for name, part in PARTS.items():
-        ctes.append(f"doc_{name} AS ({part.grouped(part.condition('false', 'false'), where)})")
+        ctes.append(
+            f"doc_{name} AS ({part.grouped(part.condition('false', 'false'), where, also.get(name, ''))})"
+        )
         joins.append(f"LEFT JOIN doc_{name} ON doc_{name}.statement_id = {joined_to}.id")
         lists[name] = f"coalesce(doc_{name}.list, '[]'::json)"
     return ctes, joins, statement_json("false", "false", lists)

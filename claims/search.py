@@ -350,32 +350,35 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
     statements at once (``public_document_grouped``), not queried statement by statement.
     """
     if ids is None:
-        where_ss = where_a = where_st = and_l = and_s = ""
+        where_st = and_l = and_s = ""
         where_parts = "true"
     else:
         where_parts = "{owner} = ANY(%s)"
-        where_ss = "WHERE ss.statement_id = ANY(%s)"
-        where_a = "WHERE a.statement_id = ANY(%s)"
         where_st = "WHERE st.statement_id = ANY(%s)"
         and_l = "AND l.from_statement_id = ANY(%s)"
         and_s = "AND s.id = ANY(%s)"
-    doc_ctes, doc_joins, document = public_document_grouped(where_parts, joined_to="s2")
+    # The search document's and export lists' aggregates of the speakers and appearances,
+    # in the public document's CTEs of the same rows (doc_speakers, doc_appearances): one
+    # join and grouping of each instead of two.
+    doc_ctes, doc_joins, document = public_document_grouped(
+        where_parts,
+        joined_to="s2",
+        also={
+            "speakers": """,
+            string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names,
+            string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id) AS slugs,
+            string_agg(ss.role, '; ' ORDER BY ss.position, ss.id) AS roles""",
+            "appearances": """,
+            string_agg(a.quote, ' ' ORDER BY a.is_first DESC, a.id) AS quotes,
+            string_agg(coalesce(so.title, '') || ' ' || coalesce(o.name, ''), ' ' ORDER BY a.is_first DESC, a.id) AS titles,
+            string_agg(so.url, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE so.url <> '') AS urls,
+            string_agg(a.quote, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE a.quote <> '') AS printed,
+            jsonb_agg(jsonb_build_object('source', so.public_id, 'url', so.url, 'quote', a.quote,
+                                         'is_first', a.is_first) ORDER BY a.is_first DESC, a.id) AS appearances""",
+        },
+    )
     sql = f"""
-        WITH names AS (
-            SELECT ss.statement_id, string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names,
-                   string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id) AS slugs,
-                   string_agg(ss.role, '; ' ORDER BY ss.position, ss.id) AS roles
-            FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id {where_ss} GROUP BY 1
-        ), sources AS (
-            SELECT a.statement_id, string_agg(a.quote, ' ' ORDER BY a.is_first DESC, a.id) AS quotes,
-                   string_agg(coalesce(so.title, '') || ' ' || coalesce(o.name, ''), ' ' ORDER BY a.is_first DESC, a.id) AS titles,
-                   string_agg(so.url, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE so.url <> '') AS urls,
-                   string_agg(a.quote, '; ' ORDER BY a.is_first DESC, a.id) FILTER (WHERE a.quote <> '') AS printed,
-                   jsonb_agg(jsonb_build_object('source', so.public_id, 'url', so.url, 'quote', a.quote,
-                                                'is_first', a.is_first) ORDER BY a.is_first DESC, a.id) AS appearances
-            FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
-            LEFT JOIN claims_outlet o ON o.id = so.outlet_id {where_a} GROUP BY 1
-        ), topics AS (
+        WITH topics AS (
             SELECT st.statement_id, string_agg(t.slug, '; ' ORDER BY t.slug COLLATE "C") AS slugs
             FROM claims_statement_topics st JOIN claims_topic t ON t.id = st.topic_id {where_st} GROUP BY 1
         ), responses AS (
@@ -385,10 +388,10 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
         ), {", ".join(doc_ctes)}
         UPDATE claims_statement s SET search_vector =
             setweight(to_tsvector(claims_config(s.language), s.text), 'A')
-            || setweight(to_tsvector('claims_simple', coalesce(n.names, '')), 'B')
-            || setweight(to_tsvector(claims_config(s.language), coalesce(src.quotes, '')), 'C')
+            || setweight(to_tsvector('claims_simple', coalesce(doc_speakers.names, '')), 'B')
+            || setweight(to_tsvector(claims_config(s.language), coalesce(doc_appearances.quotes, '')), 'C')
             || setweight(to_tsvector('claims_simple', s.original_text), 'C')
-            || setweight(to_tsvector('claims_simple', coalesce(src.titles, '') || ' ' || s.context), 'D'),
+            || setweight(to_tsvector('claims_simple', coalesce(doc_appearances.titles, '') || ' ' || s.context), 'D'),
             export_speakers = e.export_speakers, export_speaker_roles = e.export_speaker_roles,
             export_topics = e.export_topics, export_source_urls = e.export_source_urls,
             export_quotes = e.export_quotes, export_appearances = e.export_appearances,
@@ -396,15 +399,13 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
             export_jsonl = {statement_line(own="s", lists="e")},
             public_document = CASE WHEN s.status IN {PUBLIC_SQL} THEN ({document})::text END
         FROM claims_statement s2
-        LEFT JOIN names n ON n.statement_id = s2.id
-        LEFT JOIN sources src ON src.statement_id = s2.id
         LEFT JOIN topics tp ON tp.statement_id = s2.id
         LEFT JOIN responses r ON r.statement_id = s2.id
         {" ".join(doc_joins)}
         CROSS JOIN LATERAL (
-            SELECT coalesce(n.slugs, '') AS export_speakers, coalesce(n.roles, '') AS export_speaker_roles,
-                   coalesce(tp.slugs, '') AS export_topics, coalesce(src.urls, '') AS export_source_urls,
-                   coalesce(src.printed, '') AS export_quotes, coalesce(src.appearances, '[]') AS export_appearances,
+            SELECT coalesce(doc_speakers.slugs, '') AS export_speakers, coalesce(doc_speakers.roles, '') AS export_speaker_roles,
+                   coalesce(tp.slugs, '') AS export_topics, coalesce(doc_appearances.urls, '') AS export_source_urls,
+                   coalesce(doc_appearances.printed, '') AS export_quotes, coalesce(doc_appearances.appearances, '[]') AS export_appearances,
                    coalesce(r.ids, '') AS export_responds_to
         ) e
         WHERE s2.id = s.id {and_s}
