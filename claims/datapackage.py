@@ -525,7 +525,8 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
     slugs, language codes…) run once per distinct value; the rules of the
     models' ``clean()`` are repeated in SQL (``CLEAN_RULES``). Statement
     documents are built once, set-based, at the end (the triggers are
-    deferred meanwhile). ``progress(name, size)`` returns a bar that is told
+    deferred meanwhile); sources' and claims' search documents, in the INSERT
+    into a table that was empty (``BULK_DOCUMENTS``), else by their triggers. ``progress(name, size)`` returns a bar that is told
     the bytes read; ``step(message)`` is told each step after the files are read
     (most of a large import's time).
     """
