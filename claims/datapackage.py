@@ -574,16 +574,16 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
             # their foreign keys to tables that were empty too are checked once, by one query
             # each, instead of by a trigger event per row (the others stay: auth_user's, which
             # dropping would lock against every login until the commit).
-            bulk, history, empty = loader.bulk_tables()
+            bulk, history = loader.bulk_tables()
             dropped = _drop_secondary_indexes(cursor, bulk + history)
             history_indexes = {name: dropped.pop(name) for name in history if name in dropped}
-            foreign_keys = _drop_foreign_keys(cursor, bulk, empty)
+            foreign_keys = _drop_foreign_keys(cursor, bulk, sorted(loader.empty))
             for table in TABLES:
                 step(f"Checking references and writing {table.name}")
                 loader.load(table)
                 loader.raise_problems()
             statement_indexes = dropped.pop(models.Statement._meta.db_table, [])
-            _create_indexes(cursor, dropped, foreign_keys)  # the documents' lookups need them
+            _restore(cursor, dropped, foreign_keys)  # the documents' lookups need them
             if sum(report.created.values()) >= ANALYZE_AFTER:
                 # Statistics for what was just written: the planner would otherwise
                 # take the filled tables for empty ones and build each document by scans.
@@ -594,7 +594,7 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
                 cursor.execute("RESET default_statistics_target")
             step("Building the statements' search and API documents")
             search.build_statement_documents(cursor, loader.statements_to_index())
-            _create_indexes(cursor, {models.Statement._meta.db_table: statement_indexes})
+            _restore(cursor, {models.Statement._meta.db_table: statement_indexes})
         finally:
             cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
         step("Recording history")
@@ -604,7 +604,7 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
             loader.records(loader.created), reason="Imported from a data package", history_type="+"
         )
         record_history(loader.records(loader.updated), reason="Updated from a data package")
-        _create_indexes(cursor, history_indexes)  # the first entries are in
+        _restore(cursor, history_indexes)  # the first entries are in
         step("Committing")
     return report
 
@@ -789,7 +789,7 @@ def _drop_secondary_indexes(cursor, tables: list[str]) -> dict[str, list[str]]:
     return dropped
 
 
-def _create_indexes(cursor, definitions: dict[str, list[str]], foreign_keys=()) -> None:
+def _restore(cursor, definitions: dict[str, list[str]], foreign_keys=()) -> None:
     """Create the indexes dropped (by table), and add back the foreign keys dropped."""
     if not any(definitions.values()) and not foreign_keys:
         return
@@ -885,10 +885,11 @@ class _Loader:
         self.empty: set[str] = set()  # archive tables that had no rows (bulk_tables)
         cursor.execute(CASTABLE)
 
-    def bulk_tables(self) -> tuple[list[str], list[str], list[str]]:
+    def bulk_tables(self) -> tuple[list[str], list[str]]:
         """The archive tables (and their many-to-many tables) that are empty and get a large
-        file; their history tables that are empty too; and every archive table that is empty."""
-        bulk, history, empty = [], [], []
+        file, and their history tables that are empty too; remembers every archive table
+        that is empty (``empty``)."""
+        bulk, history = [], []
         for table in TABLES:
             tables = [table.model._meta.db_table] + [
                 f.remote_field.through._meta.db_table
@@ -897,14 +898,13 @@ class _Loader:
             ]
             if table.model._default_manager.exists():
                 continue
-            empty += tables
+            self.empty.update(tables)
             if self.rows(f"SELECT count(*) FROM import_{table.name}")[0][0] >= BULK_ROWS:
                 bulk += tables
                 historical = table.model.history.model
                 if not historical._default_manager.exists():
                     history.append(historical._meta.db_table)
-        self.empty = set(empty)
-        return bulk, history, empty
+        return bulk, history
 
     def raise_problems(self) -> None:
         if self.problems:

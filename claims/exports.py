@@ -63,38 +63,40 @@ STATEMENT_COLUMNS = [
 ]
 
 
-# Columns both statement exports compute in PostgreSQL. The related lists come
+# Columns the statement exports compute in PostgreSQL: the CSV's as it is written, the
+# JSON Lines' when a statement is written (its stored line). The related lists come
 # from the statement's export_* columns, which database triggers keep current
-# (migration 0010): an export is one scan of one table.
-def _said_on(alias: str = "s") -> str:
+# (migrations 0010, 0015): an export is one scan of one table.
+def _said_on(alias: str = "s", *, stored: bool = False) -> str:
     """The date at its precision as text: 2020-01-09, 2020-01 or 2020 (empty when unknown).
 
-    ``date::text`` is ISO 8601 on every connection (psycopg2 sets the ISO DateStyle when
-    it connects, whatever the server's default; a test checks), and costs half of
-    ``to_char`` (0.45 s of a million-statement export)."""
+    For an export, ``date::text``: ISO 8601 on every connection (psycopg2 sets the ISO
+    DateStyle when it connects, whatever the server's default; a test checks), and half
+    the cost of ``to_char`` (0.45 s of a million-statement export). For a ``stored`` line,
+    ``to_char``, whose output no connection's DateStyle changes (the trigger runs on
+    whichever connection writes the statement)."""
+    if stored:
+        day, month, year = (f"to_char({alias}.said_on, '{f}')" for f in ("YYYY-MM-DD", "YYYY-MM", "YYYY"))
+    else:
+        day = f"{alias}.said_on::text"
+        month, year = f"left({day}, 7)", f"left({day}, 4)"
     return f"""CASE WHEN {alias}.said_on IS NULL THEN ''
-         WHEN {alias}.said_on_precision = 'month' THEN left({alias}.said_on::text, 7)
-         WHEN {alias}.said_on_precision = 'year' THEN left({alias}.said_on::text, 4)
-         ELSE {alias}.said_on::text END"""
+         WHEN {alias}.said_on_precision = 'month' THEN {month}
+         WHEN {alias}.said_on_precision = 'year' THEN {year}
+         ELSE {day} END"""
 
 
-def _said_on_stored(alias: str) -> str:
-    """``_said_on`` for a stored line: with ``to_char``, whose output no connection's
-    DateStyle changes (the trigger runs on whichever connection writes the statement)."""
-    return f"""CASE WHEN {alias}.said_on IS NULL THEN ''
-         WHEN {alias}.said_on_precision = 'month' THEN to_char({alias}.said_on, 'YYYY-MM')
-         WHEN {alias}.said_on_precision = 'year' THEN to_char({alias}.said_on, 'YYYY')
-         ELSE to_char({alias}.said_on, 'YYYY-MM-DD') END"""
+def _precision(alias: str = "s") -> str:
+    """The date's precision, empty when the date is unknown."""
+    return f"CASE WHEN {alias}.said_on IS NULL THEN '' ELSE {alias}.said_on_precision END"
 
 
-_SAID_ON = _said_on()
-_PRECISION = "CASE WHEN s.said_on IS NULL THEN '' ELSE s.said_on_precision END"
 _TIMESTAMP = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
 STATEMENTS_CSV_SQL = f"""
 COPY (
     SELECT s.public_id AS id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language,
-        {_SAID_ON} AS said_on, {_PRECISION} AS said_on_precision, s.place, s.context,
+        {_said_on()} AS said_on, {_precision()} AS said_on_precision, s.place, s.context,
         s.export_speakers AS speakers, s.export_speaker_roles AS speaker_roles, s.export_topics AS topics,
         s.export_source_urls AS source_urls, s.export_quotes AS quotes, s.export_responds_to AS responds_to,
         {_TIMESTAMP.format("s.created_at")} AS created_at, {_TIMESTAMP.format("s.updated_at")} AS updated_at
@@ -131,8 +133,8 @@ def statement_line(own: str = "s", lists: str = "s") -> str:
     values = [
         *(f"{own}.{c}" for c in ("public_id", "status", "text", "text_type", "original_text")),
         *(f"{own}.{c}" for c in ("original_language", "language")),
-        _said_on_stored(own),
-        f"CASE WHEN {own}.said_on IS NULL THEN '' ELSE {own}.said_on_precision END",
+        _said_on(own, stored=True),
+        _precision(own),
         f"{own}.place",
         f"{own}.context",
         *(_list(f"{lists}.{c}") for c in ("export_speakers", "export_speaker_roles", "export_topics")),
