@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from . import exports, models, representations, search
 from .imports import ImportRejected, Report, check_size
-from .services import record_history
+from .services import EVERY_ROW, record_history
 
 SCHEMA_VERSION = "1"
 
@@ -575,6 +575,8 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
             # each, instead of by a trigger event per row (the others stay: auth_user's, which
             # dropping would lock against every login until the commit).
             bulk, history = loader.bulk_tables()
+            if bulk:  # no one else writes them until the commit (their history: all the import's)
+                cursor.execute(f"LOCK TABLE {', '.join(bulk)} IN EXCLUSIVE MODE")
             dropped = _drop_secondary_indexes(cursor, bulk + history)
             history_indexes = {name: dropped.pop(name) for name in history if name in dropped}
             foreign_keys = _drop_foreign_keys(cursor, bulk, sorted(loader.empty))
@@ -601,7 +603,9 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
         # The records this import wrote, and only those (not every record of the archive
         # without history: looking for those read every table whole on every import).
         record_history(
-            loader.records(loader.created), reason="Imported from a data package", history_type="+"
+            loader.records(loader.created, whole=True),
+            reason="Imported from a data package",
+            history_type="+",
         )
         record_history(loader.records(loader.updated), reason="Updated from a data package")
         _restore(cursor, history_indexes)  # the first entries are in
@@ -883,6 +887,7 @@ class _Loader:
         self.updated: dict[str, set[int]] = {}  # table -> pks of existing rows that changed
         self.statements: set[int] = set()  # whose documents need building
         self.empty: set[str] = set()  # archive tables that had no rows (bulk_tables)
+        self.bulk: set[str] = set()  # those of them loaded in bulk, locked until the commit
         cursor.execute(CASTABLE)
 
     def bulk_tables(self) -> tuple[list[str], list[str]]:
@@ -904,6 +909,7 @@ class _Loader:
                 historical = table.model.history.model
                 if not historical._default_manager.exists():
                     history.append(historical._meta.db_table)
+        self.bulk.update(bulk)
         return bulk, history
 
     def raise_problems(self) -> None:
@@ -945,25 +951,27 @@ class _Loader:
     # ---- checks
 
     def check_rows(self, table: Table) -> None:
-        """Each cell on its own: required, one of its enum, of its type, not too long."""
-        checks = []
+        """Each cell on its own: required, one of its enum, of its type, not too long.
+
+        One scan of the file's rows: a row with any problem (all checks, OR-ed) is then
+        told apart, check by check (scanning the rows once per check cost twice as much)."""
+        checks = []  # (condition, column, problem, value shown)
+        lists = []  # checks of a list's elements: queries of their own
         fields = {f.name: f for f in table.model._meta.concrete_fields}
         for column in table.columns:
             cell, name = column.name, _quote(column.name)
             field = fields.get(column.name)
             blank_allowed = field is None or field.blank or not isinstance(field, CharField | TextField)
             if column.required or not blank_allowed:
-                checks.append(f"SELECT line, {name}, 'required', NULL FROM s WHERE coalesce({cell}, '') = ''")
+                checks.append((f"coalesce({cell}, '') = ''", name, "'required'", "NULL"))
             if column.enum:
                 allowed = ", ".join(_quote(v) for v in column.enum)
                 checks.append(
-                    f"SELECT line, {name}, 'enum', {cell} FROM s WHERE coalesce({cell}, '') <> '' AND {cell} NOT IN ({allowed})"
+                    (f"coalesce({cell}, '') <> '' AND {cell} NOT IN ({allowed})", name, "'enum'", cell)
                 )
             kind = _kind(column)
             if kind == "boolean":
-                checks.append(
-                    f"SELECT line, {name}, 'boolean', {cell} FROM s WHERE coalesce({cell}, '') NOT IN ('', 'true', 'false')"
-                )
+                checks.append((f"coalesce({cell}, '') NOT IN ('', 'true', 'false')", name, "'boolean'", cell))
             elif kind in TYPES:
                 fast, shape, cast, _ = TYPES[kind]
                 valid = fast(cell)
@@ -972,20 +980,30 @@ class _Loader:
                         f" OR ({cell} ~ {_quote(shape)} AND pg_temp.claims_castable({cell}, {_quote(cast)}))"
                     )
                 checks.append(
-                    f"SELECT line, {name}, {_quote(kind)}, left({cell}, 40) FROM s WHERE coalesce({cell}, '') <> '' AND NOT ({valid})"
+                    (f"coalesce({cell}, '') <> '' AND NOT ({valid})", name, _quote(kind), f"left({cell}, 40)")
                 )
                 if kind == "array" and MANY.get(column.name) == "public_id":  # a list of ids
-                    checks.append(
-                        f"SELECT line, {name}, 'uuid', left(e, 40) FROM s, jsonb_array_elements_text("
-                        f"CASE WHEN {fast(cell)} THEN {cell}::jsonb ELSE '[]' END) e "
+                    lists.append(
+                        f"SELECT line, {name}, 'uuid', left(e, 40) FROM import_{table.name} s, "
+                        f"jsonb_array_elements_text(CASE WHEN {fast(cell)} THEN {cell}::jsonb ELSE '[]' END) e "
                         f"WHERE NOT {_valid_uuid('e')}"
                     )
             max_length = getattr(field, "max_length", None) if field is not None and not column.ref else None
             if max_length and kind == "string":
                 checks.append(
-                    f"SELECT line, {name}, 'long', length({cell})::text FROM s WHERE length({cell}) > {int(max_length)}"
+                    (f"length({cell}) > {int(max_length)}", name, "'long'", f"length({cell})::text")
                 )
-        sql = f"WITH s AS (SELECT * FROM import_{table.name}) " + " UNION ALL ".join(checks)
+        # Each condition is true, false or NULL (no value): NULL is no problem, in either place.
+        conditions = " OR ".join(f"({condition})" for condition, *_ in checks)
+        described = ", ".join(f"(({c}), {n}, {p}, {v})" for c, n, p, v in checks)
+        sql = " UNION ALL ".join(
+            [
+                f"SELECT s.line, c.name, c.problem, c.value FROM (SELECT * FROM import_{table.name} "
+                f"WHERE {conditions}) s CROSS JOIN LATERAL (VALUES {described}) AS c(bad, name, problem, value) "
+                "WHERE c.bad",
+                *lists,
+            ]
+        )
         for line, column, problem, value in self.rows(sql + " ORDER BY 1, 2 LIMIT 1000"):
             self.report_cell(table, line, column, problem, value)
 
@@ -1352,7 +1370,11 @@ class _Loader:
             return None
         return sorted(self.statements)
 
-    @staticmethod
-    def records(pks: dict[str, set[int]]) -> dict:
-        """Model -> pks, from table name -> pks (``created`` or ``updated``)."""
-        return {table.model: pks[table.name] for table in TABLES if pks.get(table.name)}
+    def records(self, pks: dict[str, set[int]], *, whole: bool = False) -> dict:
+        """Model -> pks, from table name -> pks (``created`` or ``updated``); with ``whole``,
+        EVERY_ROW for a table loaded in bulk (empty, then locked: all its rows are the import's)."""
+        return {
+            table.model: EVERY_ROW if whole and table.model._meta.db_table in self.bulk else pks[table.name]
+            for table in TABLES
+            if pks.get(table.name)
+        }

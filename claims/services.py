@@ -25,15 +25,23 @@ def record_missing_history(*, reason: str) -> int:
     return written
 
 
+# In place of the primary keys given to record_history: every record of the table (one
+# that a bulk load filled from empty), read whole instead of looked up by a list of keys.
+EVERY_ROW = frozenset({"every row"})
+
+
 @transaction.atomic
 def record_history(records: dict, *, reason: str, history_type: str = "~") -> int:
-    """A history entry for each record given (model -> primary keys), as it now is: for
-    bulk writes, which save rows without django-simple-history's signals. ``history_type``
-    is "+" for records just created, "~" for records changed."""
+    """A history entry for each record given (model -> primary keys, or EVERY_ROW), as it
+    now is: for bulk writes, which save rows without django-simple-history's signals.
+    ``history_type`` is "+" for records just created, "~" for records changed."""
     written = 0
     for model, pks in records.items():
         if pks and _history_model(model) is not None:
-            written += _copy_to_history(model, history_type, reason, "m.id = ANY(%s)", [sorted(pks)])
+            if pks is EVERY_ROW:
+                written += _copy_to_history(model, history_type, reason, "true", [])
+            else:
+                written += _copy_to_history(model, history_type, reason, "m.id = ANY(%s)", [sorted(pks)])
     return written
 
 

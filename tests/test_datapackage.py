@@ -1,6 +1,7 @@
 """export_dataset / import_dataset: a valid Data Package, read back losslessly."""
 
 import csv
+import importlib
 import io
 import json
 
@@ -683,6 +684,32 @@ def test_only_a_bulk_load_keeps_the_search_documents_an_insert_brings():
         cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
 
 
+def test_triggers_that_do_nothing_during_a_bulk_load_are_not_called_then(archive):
+    """Their WHEN condition (migration 0018) is evaluated by the server: no PL/pgSQL call and
+    no queued event for each row an import writes; outside a bulk load they still fire."""
+    guarded = importlib.import_module("claims.migrations.0018_deferred_triggers_not_called")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal AND tgname = ANY(%s)",
+            [[name for name, *_ in guarded.TRIGGERS]],
+        )
+        found = dict(cursor.fetchall())
+    assert len(found) == len(guarded.TRIGGERS) == 8
+    assert all("WHEN ((NOT claims_documents_deferred()))" in definition for definition in found.values())
+    statement = Statement.objects.public().filter(speaker_roles__isnull=False).first()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
+        cursor.execute("DELETE FROM claims_statementspeaker WHERE statement_id = %s", [statement.pk])
+        cursor.execute("UPDATE claims_statement SET text = 'Deferred words' WHERE id = %s", [statement.pk])
+        cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
+    statement.refresh_from_db()
+    assert statement.export_speakers != "" and "Deferred words" not in statement.public_document
+    statement.text = "Indexed words"
+    statement.save()
+    statement.refresh_from_db()
+    assert statement.export_speakers == "" and "Indexed words" in statement.public_document
+
+
 def test_a_large_import_refreshes_statistics_from_a_small_sample(archive, tmp_path, monkeypatch):
     """Before building the documents, the written tables are analyzed (sizes and join keys
     for the planner) with a statistics target of 10; the connection's own target is kept."""
@@ -742,7 +769,17 @@ def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, 
     assert any('"claims_appearance" DROP CONSTRAINT "claims_appearance_source_id' in sql for sql in keys)
     assert not any("created_by" in sql or "updated_by" in sql for sql in keys)  # auth_user's stay
     assert indexes() == before
-    assert Statement.history.filter(history_type="+").count() == Statement.objects.count()
+    # Locked until the commit, so that all their rows are the import's: their history entries
+    # are copied from the whole tables, not looked up by a list of every key.
+    locks = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("LOCK TABLE")]
+    assert len(locks) == 1 and "claims_statement," in locks[0] and locks[0].endswith("IN EXCLUSIVE MODE")
+    copies = [
+        q["sql"] for q in ctx.captured_queries if q["sql"].strip().startswith("INSERT INTO claims_historical")
+    ]
+    assert copies and not any("ANY(" in sql for sql in copies)
+    for model in (Statement, Speaker, Source, Appearance, Topic):
+        assert model.history.filter(history_type="+").count() == model.objects.count() > 0
+        assert model.history.count() == model.objects.count()
     second = export(tmp_path / "second")
     assert {k: v for k, v in first.items() if k != "datapackage.json"} == {
         k: v for k, v in second.items() if k != "datapackage.json"
