@@ -729,9 +729,19 @@ def test_a_large_import_refreshes_statistics_from_a_small_sample(archive, tmp_pa
         "SET LOCAL default_statistics_target = 10",
         "RESET default_statistics_target",
     )
+    # The statements' texts are tokenised by a CREATE TABLE AS that may run in parallel workers
+    # (passing its small rows back costed as such), the setting restored after it.
+    at = next(
+        i for i, text in enumerate(sql) if text.startswith("CREATE TEMP TABLE statement_text_vectors AS")
+    )
+    assert (sql[at - 1], sql[at + 1]) == ("SET LOCAL parallel_tuple_cost = 0.01", "RESET parallel_tuple_cost")
     with connection.cursor() as cursor:
         cursor.execute("SHOW default_statistics_target")
         assert cursor.fetchone()[0] == "100"
+        cursor.execute("SHOW parallel_tuple_cost")
+        assert cursor.fetchone()[0] == "0.1"
+        cursor.execute("SELECT proparallel FROM pg_proc WHERE proname = 'claims_config'")
+        assert cursor.fetchone()[0] == "s"
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'claims_statement'")
         assert cursor.fetchone()[0] == Statement.objects.count()
 

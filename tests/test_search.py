@@ -79,6 +79,23 @@ def test_other_languages_match_exact_words_without_accents(anon_api):
     assert found(anon_api, "statements", "declare") == [str(statement.public_id)]
 
 
+@pytest.mark.django_db
+def test_the_language_configuration_is_inlined_into_each_query():
+    """claims_config picks a statement's configuration by its language; its body is constants,
+    so PostgreSQL inlines it instead of calling a SQL function for every statement (migration 0019)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT claims_config('en')::text, claims_config('en-GB')::text, claims_config('fr')::text, "
+            "claims_config('')::text"
+        )
+        assert cursor.fetchone() == ("claims_english", "claims_english", "claims_simple", "claims_simple")
+        cursor.execute(
+            "EXPLAIN (VERBOSE) SELECT to_tsvector(claims_config(language), text) FROM claims_statement"
+        )
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "claims_config(" not in plan and "'claims_english'::regconfig" in plan
+
+
 def test_web_search_syntax(anon_api):
     sustainable = published("Declare a sustainable ceasefire in Libya.")
     fragile = published("The ceasefire in Libya is fragile and not sustainable.")
