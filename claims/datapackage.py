@@ -586,6 +586,7 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
                 step(f"Checking references and writing {table.name}")
                 loader.load(table)
                 loader.raise_problems()
+            loader.drop_staged()
             statement_indexes = dropped.pop(models.Statement._meta.db_table, [])
             _restore(cursor, dropped, foreign_keys)  # the documents' lookups need them
             if sum(report.created.values()) >= ANALYZE_AFTER:
@@ -664,7 +665,14 @@ def _matching(pattern: str):
 # What a valid cell of each type looks like. Values that pass FAST (SQL on a cell) are
 # valid; those that only match SHAPE (a regular expression) are tried with a cast.
 _YEAR = r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
-_SURE_DAY = _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+# Every day of the calendar: days 29 and 30 of months but February, 31 of the long months,
+# and 29 February of leap years (a quarter slower than days 1-28 only, which left one date in
+# ten to the cast).
+_LEAP_YEAR = r"([0-9][0-9](0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_SURE_DAY = (
+    f"({_YEAR}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+    f"|{_LEAP_YEAR}-02-29)"
+)
 _TIME = r"[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
 _JSON_STRING = r'"([^"\\\x01-\x1f]|\\["\\/bfnrt])*"'
 TYPES = {
@@ -890,6 +898,7 @@ class _Loader:
         self.updated: dict[str, set[int]] = {}  # table -> pks of existing rows that changed
         self.statements: set[int] = set()  # whose documents need building
         self.empty: set[str] = set()  # archive tables that had no rows (bulk_tables)
+        self.backend = self.rows("SELECT pg_backend_pid()")[0][0]
         self.bulk: set[str] = set()  # those of them loaded in bulk, locked until the commit
         cursor.execute(CASTABLE)
 
@@ -907,7 +916,7 @@ class _Loader:
             if table.model._default_manager.exists():
                 continue
             self.empty.update(tables)
-            if self.rows(f"SELECT count(*) FROM import_{table.name}")[0][0] >= BULK_ROWS:
+            if self.rows(f"SELECT count(*) FROM {self.staged(table.name)}")[0][0] >= BULK_ROWS:
                 bulk += tables
                 historical = table.model.history.model
                 if not historical._default_manager.exists():
@@ -925,13 +934,23 @@ class _Loader:
 
     # ---- staging
 
+    def staged(self, name: str) -> str:
+        """The table a file is staged in: unlogged, not temporary, so that the checks that
+        read it whole can be run by parallel workers (which cannot read temporary tables); it
+        lives in the import's transaction only, named after the backend (no other session
+        sees it, and another import's does not wait on its name)."""
+        return f"claims_import_{self.backend}_{name}"
+
+    def drop_staged(self) -> None:
+        self.cursor.execute("DROP TABLE IF EXISTS " + ", ".join(self.staged(t.name) for t in TABLES))
+
     def stage(self, table: Table, path: Path, progress) -> None:
-        """The file, as it is, in the temporary table import_<name> (text cells and their line)."""
+        """The file, as it is, in its staging table (text cells and their line)."""
         names = [c.name for c in table.columns]
-        staged = f"import_{table.name}"
-        self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{staged}")
+        staged = self.staged(table.name)
+        self.cursor.execute(f"DROP TABLE IF EXISTS {staged}")
         self.cursor.execute(
-            f"CREATE TEMP TABLE {staged} (line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
+            f"CREATE UNLOGGED TABLE {staged} (line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
             + ", ".join(f"{n} text" for n in names)
             + ")"
         )
@@ -957,8 +976,11 @@ class _Loader:
         """Each cell on its own: required, one of its enum, of its type, not too long.
 
         One scan of the file's rows: a row with any problem (all checks, OR-ed) is then
-        told apart, check by check (scanning the rows once per check cost twice as much)."""
-        checks = []  # (condition, column, problem, value shown)
+        told apart, check by check (scanning the rows once per check cost twice as much).
+        That scan (which parallel workers can share) leaves out the cast tried on cells of
+        an unusual form, whose exception handler cannot run in parallel: the rows it finds
+        suspect, if any, are checked again with it."""
+        checks = []  # (condition, column, problem, value shown, condition in the first scan)
         lists = []  # checks of a list's elements: queries of their own
         fields = {f.name: f for f in table.model._meta.concrete_fields}
         for column in table.columns:
@@ -966,15 +988,17 @@ class _Loader:
             field = fields.get(column.name)
             blank_allowed = field is None or field.blank or not isinstance(field, CharField | TextField)
             if column.required or not blank_allowed:
-                checks.append((f"coalesce({cell}, '') = ''", name, "'required'", "NULL"))
+                checks.append((f"coalesce({cell}, '') = ''", name, "'required'", "NULL", None))
             if column.enum:
                 allowed = ", ".join(_quote(v) for v in column.enum)
                 checks.append(
-                    (f"coalesce({cell}, '') <> '' AND {cell} NOT IN ({allowed})", name, "'enum'", cell)
+                    (f"coalesce({cell}, '') <> '' AND {cell} NOT IN ({allowed})", name, "'enum'", cell, None)
                 )
             kind = _kind(column)
             if kind == "boolean":
-                checks.append((f"coalesce({cell}, '') NOT IN ('', 'true', 'false')", name, "'boolean'", cell))
+                checks.append(
+                    (f"coalesce({cell}, '') NOT IN ('', 'true', 'false')", name, "'boolean'", cell, None)
+                )
             elif kind in TYPES:
                 fast, shape, cast, _ = TYPES[kind]
                 valid = fast(cell)
@@ -983,32 +1007,47 @@ class _Loader:
                         f" OR ({cell} ~ {_quote(shape)} AND pg_temp.claims_castable({cell}, {_quote(cast)}))"
                     )
                 checks.append(
-                    (f"coalesce({cell}, '') <> '' AND NOT ({valid})", name, _quote(kind), f"left({cell}, 40)")
+                    (
+                        f"coalesce({cell}, '') <> '' AND NOT ({valid})",
+                        name,
+                        _quote(kind),
+                        f"left({cell}, 40)",
+                        f"coalesce({cell}, '') <> '' AND NOT ({fast(cell)})",
+                    )
                 )
                 if kind == "array" and MANY.get(column.name) == "public_id":  # a list of ids
                     lists.append(
-                        f"SELECT line, {name}, 'uuid', left(e, 40) FROM import_{table.name} s, "
+                        f"SELECT line, {name}, 'uuid', left(e, 40) FROM {self.staged(table.name)} s, "
                         f"jsonb_array_elements_text(CASE WHEN {fast(cell)} THEN {cell}::jsonb ELSE '[]' END) e "
                         f"WHERE NOT {_valid_uuid('e')}"
                     )
             max_length = getattr(field, "max_length", None) if field is not None and not column.ref else None
             if max_length and kind == "string":
                 checks.append(
-                    (f"length({cell}) > {int(max_length)}", name, "'long'", f"length({cell})::text")
+                    (f"length({cell}) > {int(max_length)}", name, "'long'", f"length({cell})::text", None)
                 )
+
         # Each condition is true, false or NULL (no value): NULL is no problem, in either place.
-        conditions = " OR ".join(f"({condition})" for condition, *_ in checks)
-        described = ", ".join(f"(({c}), {n}, {p}, {v})" for c, n, p, v in checks)
-        sql = " UNION ALL ".join(
-            [
-                f"SELECT s.line, c.name, c.problem, c.value FROM (SELECT * FROM import_{table.name} "
-                f"WHERE {conditions}) s CROSS JOIN LATERAL (VALUES {described}) AS c(bad, name, problem, value) "
-                "WHERE c.bad",
-                *lists,
-            ]
-        )
-        for line, column, problem, value in self.rows(sql + " ORDER BY 1, 2 LIMIT 1000"):
-            self.report_cell(table, line, column, problem, value)
+        staged = self.staged(table.name)
+        suspect = " OR ".join(f"({c if f is None else f})" for c, _, _, _, f in checks)
+        # It passes back line numbers only, if any: costed as such, the planner shares it out.
+        self.cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
+        suspects = [line for (line,) in self.rows(f"SELECT line FROM {staged} WHERE {suspect}")]
+        self.cursor.execute("RESET parallel_tuple_cost")
+        if suspects:
+            where = " OR ".join(f"({condition})" for condition, *_ in checks)
+            described = ", ".join(f"(({c}), {n}, {p}, {v})" for c, n, p, v, _ in checks)
+            for line, column, problem, value in self.rows(
+                f"SELECT s.line, c.name, c.problem, c.value FROM (SELECT * FROM {staged} "
+                f"WHERE line = ANY(%s) AND ({where})) s "
+                f"CROSS JOIN LATERAL (VALUES {described}) AS c(bad, name, problem, value) WHERE c.bad "
+                "ORDER BY 1, 2 LIMIT 1000",
+                [suspects],
+            ):
+                self.report_cell(table, line, column, problem, value)
+        for sql in lists:
+            for line, column, problem, value in self.rows(sql + " ORDER BY 1 LIMIT 1000"):
+                self.report_cell(table, line, column, problem, value)
 
     def report_cell(self, table: Table, line: int, name: str, problem: str, value) -> None:
         column = next(c for c in table.columns if c.name == name)
@@ -1036,7 +1075,7 @@ class _Loader:
         """Cells of a reference column that name no record of the table it refers to."""
         target = BY_NAME[column.ref].model._meta.db_table
         for line, value in self.rows(
-            f"SELECT s.line, s.{column.name} FROM import_{table.name} s LEFT JOIN {target} r "
+            f"SELECT s.line, s.{column.name} FROM {self.staged(table.name)} s LEFT JOIN {target} r "
             f"ON r.public_id = nullif(s.{column.name}, '')::uuid "
             f"WHERE coalesce(s.{column.name}, '') <> '' AND r.id IS NULL ORDER BY 1 LIMIT 1000"
         ):
@@ -1070,7 +1109,7 @@ class _Loader:
             keys = ", ".join(as_key(c) for c in columns)
             for line, first, values in self.rows(
                 f"SELECT line, first, concat_ws(', ', {', '.join(columns)}) FROM ("
-                f"SELECT s.*, min(line) OVER (PARTITION BY {keys}) AS first FROM import_{table.name} s "
+                f"SELECT s.*, min(line) OVER (PARTITION BY {keys}) AS first FROM {self.staged(table.name)} s "
                 f"WHERE {condition}) x WHERE line > first ORDER BY 1 LIMIT 1000"
             ):
                 what = message or f"{', '.join(columns)} {values}"
@@ -1079,7 +1118,7 @@ class _Loader:
             db_table = model._meta.db_table
             for name in unique_fields:
                 for line, value in self.rows(
-                    f"SELECT s.line, s.{name} FROM import_{table.name} s JOIN {db_table} t "
+                    f"SELECT s.line, s.{name} FROM {self.staged(table.name)} s JOIN {db_table} t "
                     f"ON t.{model._meta.get_field(name).column} = s.{name} AND t.public_id <> s.id::uuid "
                     "ORDER BY 1 LIMIT 1000"
                 ):
@@ -1098,7 +1137,7 @@ class _Loader:
                 continue
             sure = f"AND NOT {_sure_url(column.name)}"
             values = self.rows(
-                f"SELECT DISTINCT {column.name} FROM import_{table.name} WHERE coalesce({column.name}, '') <> '' "
+                f"SELECT DISTINCT {column.name} FROM {self.staged(table.name)} WHERE coalesce({column.name}, '') <> '' "
                 + (sure if isinstance(field, URLField) else "")
             )
             bad = {}
@@ -1111,7 +1150,7 @@ class _Loader:
                     bad[value] = " ".join(error.messages)
             if bad:
                 for line, value in self.rows(
-                    f"SELECT line, {column.name} FROM import_{table.name} WHERE {column.name} = ANY(%s) ORDER BY 1 LIMIT 1000",
+                    f"SELECT line, {column.name} FROM {self.staged(table.name)} WHERE {column.name} = ANY(%s) ORDER BY 1 LIMIT 1000",
                     [list(bad)],
                 ):
                     self.problem(table, line, f"{column.name}: {bad[value]}")
@@ -1120,7 +1159,7 @@ class _Loader:
         for name, join, condition, column, message in CLEAN_RULES:
             if name == table.name:
                 for (line,) in self.rows(
-                    f"SELECT s.line FROM import_{name} s {join} WHERE {condition} ORDER BY 1 LIMIT 1000"
+                    f"SELECT s.line FROM {self.staged(name)} s {join} WHERE {condition} ORDER BY 1 LIMIT 1000"
                 ):
                     self.problem(table, line, f"{column}: {message}")
         model = table.model
@@ -1133,7 +1172,7 @@ class _Loader:
                 continue
             changed = []
             for line, cell in self.rows(
-                f"SELECT line, {column.name} FROM import_{table.name} WHERE coalesce({column.name}, '[]') <> '[]'"
+                f"SELECT line, {column.name} FROM {self.staged(table.name)} WHERE coalesce({column.name}, '[]') <> '[]'"
             ):
                 obj = model(**{column.name: json.loads(cell)})
                 others = [f.name for f in model._meta.fields if f.name != column.name]
@@ -1148,7 +1187,7 @@ class _Loader:
                     changed.append((line, cleaned))
             if changed:
                 self.cursor.execute(
-                    f"UPDATE import_{table.name} s SET {column.name} = v.cell "
+                    f"UPDATE {self.staged(table.name)} s SET {column.name} = v.cell "
                     "FROM unnest(%s::bigint[], %s::text[]) AS v(line, cell) WHERE s.line = v.line",
                     [[line for line, _ in changed], [cell for _, cell in changed]],
                 )
@@ -1169,7 +1208,7 @@ class _Loader:
             self.problems.append(f"{table.name}.csv: {self.explain(table, error)}")
             return
         created, updated = self.created[table.name], self.updated[table.name]
-        total = self.rows(f"SELECT count(*) FROM import_{table.name}")[0][0]
+        total = self.rows(f"SELECT count(*) FROM {self.staged(table.name)}")[0][0]
         self.report.created[table.name] += len(created)
         self.report.updated[table.name] += len(updated)
         self.report.unchanged[table.name] += total - len(created) - len(updated)
@@ -1232,14 +1271,14 @@ class _Loader:
             computed = "".join(f", {sql} AS {name}" for name, sql in documents.items())
             created = self.rows(
                 f"INSERT INTO {db_table} ({', '.join(['public_id'] * table.identified + columns + list(documents))}) "
-                f"SELECT {public_id}{selected}{computed} FROM import_{table.name} s {joins} "
+                f"SELECT {public_id}{selected}{computed} FROM {self.staged(table.name)} s {joins} "
                 f"ORDER BY s.line RETURNING id, {self.tracked(table, db_table)}"
             )
             self.record_merged(table, created, [])
             return
         self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{incoming}")
         self.cursor.execute(
-            f"CREATE TEMP TABLE {incoming} AS SELECT s.line, {public_id}{selected} FROM import_{table.name} s {joins}"
+            f"CREATE TEMP TABLE {incoming} AS SELECT s.line, {public_id}{selected} FROM {self.staged(table.name)} s {joins}"
         )
         changing = [c for c in columns if c not in key_columns]
         match = " AND ".join(f"t.{c} = i.{c}" for c in key_columns)
@@ -1295,7 +1334,7 @@ class _Loader:
         if self.problems:
             return
         changed = self.rows(
-            f"UPDATE {db_table} t SET {db_column} = r.id FROM import_{table.name} s "
+            f"UPDATE {db_table} t SET {db_column} = r.id FROM {self.staged(table.name)} s "
             f"LEFT JOIN {db_table} r ON r.public_id = nullif(s.{column.name}, '')::uuid "
             f"WHERE t.public_id = s.id::uuid AND t.{db_column} IS DISTINCT FROM r.id RETURNING t.id"
         )
@@ -1312,7 +1351,7 @@ class _Loader:
                 WHERE t.{db_column} IS NOT NULL
             ) CYCLE current SET is_cycle USING path
             SELECT DISTINCT s.line FROM walk w JOIN {db_table} t ON t.id = w.start
-            JOIN import_{table.name} s ON s.id::uuid = t.public_id
+            JOIN {self.staged(table.name)} s ON s.id::uuid = t.public_id
             WHERE w.current = w.start ORDER BY 1 LIMIT 1000
             """,
             [changed],
@@ -1332,7 +1371,7 @@ class _Loader:
         self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{wanted}")
         self.cursor.execute(
             f"CREATE TEMP TABLE {wanted} AS SELECT s.line, o.id AS owner, x.value, g.id AS target "
-            f"FROM import_{table.name} s JOIN {table.model._meta.db_table} o ON o.public_id = s.id::uuid "
+            f"FROM {self.staged(table.name)} s JOIN {table.model._meta.db_table} o ON o.public_id = s.id::uuid "
             f"CROSS JOIN jsonb_array_elements_text(coalesce(nullif(s.{column.name}, ''), '[]')::jsonb) AS x(value) "
             f"LEFT JOIN {target} g ON g.{by} = {named}"
         )
@@ -1351,7 +1390,7 @@ class _Loader:
         removed = []
         if through not in self.empty:  # else it had nothing to remove
             removed = self.rows(
-                f"DELETE FROM {through} th USING {table.model._meta.db_table} o, import_{table.name} s "
+                f"DELETE FROM {through} th USING {table.model._meta.db_table} o, {self.staged(table.name)} s "
                 f"WHERE o.public_id = s.id::uuid AND th.{own} = o.id "
                 f"AND NOT EXISTS (SELECT 1 FROM {wanted} w WHERE w.owner = th.{own} AND w.target = th.{other}) "
                 f"RETURNING th.{own}"

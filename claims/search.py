@@ -350,16 +350,15 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
     statements at once (``public_document_grouped``), not queried statement by statement.
     """
     if ids is None:
-        where_st = and_l = and_s = ""
+        and_l = and_s = ""
         where_parts = "true"
     else:
         where_parts = "{owner} = ANY(%s)"
-        where_st = "WHERE st.statement_id = ANY(%s)"
         and_l = "AND l.from_statement_id = ANY(%s)"
         and_s = "AND s.id = ANY(%s)"
-    # The search document's and export lists' aggregates of the speakers and appearances,
-    # in the public document's CTEs of the same rows (doc_speakers, doc_appearances): one
-    # join and grouping of each instead of two.
+    # The search document's and export lists' aggregates of the speakers, topics and
+    # appearances, in the public document's CTEs of the same rows (doc_speakers, doc_topics,
+    # doc_appearances): one join and grouping of each instead of two.
     doc_ctes, doc_joins, document = public_document_grouped(
         where_parts,
         joined_to="s2",
@@ -368,6 +367,8 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
             string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names,
             string_agg(sp.slug, '; ' ORDER BY ss.position, ss.id) AS slugs,
             string_agg(ss.role, '; ' ORDER BY ss.position, ss.id) AS roles""",
+            "topics": """,
+            string_agg(t.slug, '; ' ORDER BY t.slug COLLATE "C") AS slugs""",
             "appearances": """,
             string_agg(a.quote, ' ' ORDER BY a.is_first DESC, a.id) AS quotes,
             string_agg(coalesce(so.title, '') || ' ' || coalesce(o.name, ''), ' ' ORDER BY a.is_first DESC, a.id) AS titles,
@@ -391,10 +392,7 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
     )
     cursor.execute("RESET parallel_tuple_cost")
     sql = f"""
-        WITH topics AS (
-            SELECT st.statement_id, string_agg(t.slug, '; ' ORDER BY t.slug COLLATE "C") AS slugs
-            FROM claims_statement_topics st JOIN claims_topic t ON t.id = st.topic_id {where_st} GROUP BY 1
-        ), responses AS (
+        WITH responses AS (
             SELECT l.from_statement_id AS statement_id, string_agg(t.public_id::text, '; ' ORDER BY l.id) AS ids
             FROM claims_statementlink l JOIN claims_statement t ON t.id = l.to_statement_id
             WHERE l.type = 'responds_to' {and_l} GROUP BY 1
@@ -413,12 +411,11 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
             public_document = CASE WHEN s.status IN {PUBLIC_SQL} THEN ({document})::text END
         FROM claims_statement s2
         JOIN statement_text_vectors tv ON tv.id = s2.id
-        LEFT JOIN topics tp ON tp.statement_id = s2.id
         LEFT JOIN responses r ON r.statement_id = s2.id
         {" ".join(doc_joins)}
         CROSS JOIN LATERAL (
             SELECT coalesce(doc_speakers.slugs, '') AS export_speakers, coalesce(doc_speakers.roles, '') AS export_speaker_roles,
-                   coalesce(tp.slugs, '') AS export_topics, coalesce(doc_appearances.urls, '') AS export_source_urls,
+                   coalesce(doc_topics.slugs, '') AS export_topics, coalesce(doc_appearances.urls, '') AS export_source_urls,
                    coalesce(doc_appearances.printed, '') AS export_quotes, coalesce(doc_appearances.appearances, '[]') AS export_appearances,
                    coalesce(r.ids, '') AS export_responds_to
         ) e

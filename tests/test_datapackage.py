@@ -4,6 +4,7 @@ import csv
 import importlib
 import io
 import json
+import re
 
 import pytest
 from django.apps import apps
@@ -592,6 +593,76 @@ def test_uuids_in_capitals_or_without_hyphens_are_read(archive, tmp_path):
     assert {"0f0f0f0f-0000-4000-8000-00000000000a", "0f0f0f0f-0000-4000-8000-00000000000b"} <= {
         str(pk) for pk in Topic.objects.values_list("public_id", flat=True)
     }
+
+
+@pytest.mark.parametrize(
+    ("day", "valid"),
+    [
+        ("2024-02-29", True),
+        ("2000-02-29", True),
+        ("1996-02-29", True),
+        ("2023-02-29", False),
+        ("1900-02-29", False),
+        ("2024-02-30", False),
+        ("2024-04-30", True),
+        ("2024-04-31", False),
+        ("2024-12-31", True),
+        ("2024-13-01", False),
+        ("0000-01-01", False),
+        ("2024-1-05", False),  # not ISO 8601: refused even though PostgreSQL would read it
+    ],
+)
+def test_every_day_of_the_calendar_and_only_those(archive, tmp_path, day, valid):
+    """The quick check of date cells knows every valid day (29 February of leap years too), so
+    that valid files never need the slower cast; invalid ones are still named."""
+    from claims import datapackage
+
+    assert bool(re.fullmatch(datapackage._SURE_DAY, day)) == valid or day == "2024-1-05"
+    export(tmp_path / "pkg")
+    edit(tmp_path / "pkg", "sources", set_cells(lambda rows: 0, published_on=day))
+    wipe()
+    if valid:
+        call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+        assert Source.objects.filter(published_on=day).exists()
+    else:
+        with pytest.raises(CommandError) as error:
+            call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+        assert f"sources.csv line 2: published_on {day!r} is not a valid date" in str(error.value)
+
+
+def test_files_are_staged_in_unlogged_tables_of_the_import_only(archive, tmp_path):
+    """Unlogged, not temporary: parallel workers can share the scans that check every cell (the
+    scan passing back line numbers only is costed as such); gone when the import ends, whether
+    it is written or refused."""
+    from django.test.utils import CaptureQueriesContext
+
+    def staging_tables():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'claims_import_%%'")
+            return cursor.fetchone()[0]
+
+    export(tmp_path / "pkg")
+    wipe()
+    with CaptureQueriesContext(connection) as ctx:
+        call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    sql = [q["sql"] for q in ctx.captured_queries]
+    created = [text for text in sql if re.match(r"CREATE (\w+ )?TABLE claims_import_", text)]
+    assert len(created) == 11 and all(
+        text.startswith("CREATE UNLOGGED TABLE claims_import_") for text in created
+    )
+    at = next(
+        i
+        for i, text in enumerate(sql)
+        if re.match(r"SELECT line FROM claims_import_\d+_statements WHERE", text)
+    )
+    assert (sql[at - 1], sql[at + 1]) == ("SET LOCAL parallel_tuple_cost = 0.01", "RESET parallel_tuple_cost")
+    assert "claims_castable" not in sql[at]  # an exception handler: not in a parallel scan
+    assert staging_tables() == 0
+    edit(tmp_path / "pkg", "statements", set_cells(lambda rows: 0, status="lost"))
+    wipe()
+    with pytest.raises(CommandError):
+        call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    assert staging_tables() == 0
 
 
 def test_changes_are_merged_counted_recorded_and_indexed(archive, tmp_path):
