@@ -1268,7 +1268,21 @@ class _Loader:
             # Nothing to update and nothing to leave out: straight from the file, with the
             # search documents its trigger would build row by row (migration 0017).
             documents = BULK_DOCUMENTS.get(table.name, {})
-            computed = "".join(f", {sql} AS {name}" for name, sql in documents.items())
+            computed = ""
+            if documents:
+                # Tokenised first, by a CREATE TABLE AS that parallel workers can share (an
+                # INSERT never is), passing back small rows.
+                built = f"documents_{table.name}"
+                self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{built}")
+                self.cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
+                self.cursor.execute(
+                    f"CREATE TEMP TABLE {built} AS SELECT s.line, "
+                    + ", ".join(f"{sql} AS {name}" for name, sql in documents.items())
+                    + f" FROM {self.staged(table.name)} s {joins}"
+                )
+                self.cursor.execute("RESET parallel_tuple_cost")
+                computed = "".join(f", d.{name}" for name in documents)
+                joins += f" JOIN {built} d ON d.line = s.line"
             created = self.rows(
                 f"INSERT INTO {db_table} ({', '.join(['public_id'] * table.identified + columns + list(documents))}) "
                 f"SELECT {public_id}{selected}{computed} FROM {self.staged(table.name)} s {joins} "
