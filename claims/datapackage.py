@@ -898,6 +898,7 @@ class _Loader:
         self.updated: dict[str, set[int]] = {}  # table -> pks of existing rows that changed
         self.statements: set[int] = set()  # whose documents need building
         self.empty: set[str] = set()  # archive tables that had no rows (bulk_tables)
+        self.preset: set[str] = set()  # files whose references to their own rows the INSERT set
         self.backend = self.rows("SELECT pg_backend_pid()")[0][0]
         self.bulk: set[str] = set()  # those of them loaded in bulk, locked until the commit
         cursor.execute(CASTABLE)
@@ -1268,7 +1269,7 @@ class _Loader:
             # Nothing to update and nothing to leave out: straight from the file, with the
             # search documents its trigger would build row by row (migration 0017).
             documents = BULK_DOCUMENTS.get(table.name, {})
-            computed = ""
+            more: dict[str, str] = {}  # further columns of the INSERT, and their values
             if documents:
                 # Tokenised first, by a CREATE TABLE AS that parallel workers can share (an
                 # INSERT never is), passing back small rows.
@@ -1281,10 +1282,37 @@ class _Loader:
                     + f" FROM {self.staged(table.name)} s {joins}"
                 )
                 self.cursor.execute("RESET parallel_tuple_cost")
-                computed = "".join(f", d.{name}" for name in documents)
+                more.update((name, f"d.{name}") for name in documents)
                 joins += f" JOIN {built} d ON d.line = s.line"
+            referring = [c for c in table.columns if c.ref == table.name]
+            if referring and db_table in self.bulk:
+                # Ids taken first, in the file's order (as the INSERT would take them), so that a
+                # reference to a row further down the file is set by the INSERT itself, not by an
+                # UPDATE of every referring row afterwards. One block of the sequence (a call a
+                # row cost as much as that UPDATE): the table is locked, so no one else's INSERT
+                # draws from it meanwhile.
+                ids = f"ids_{table.name}"
+                self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{ids}")
+                sequence = self.rows("SELECT pg_get_serial_sequence(%s, 'id')", [db_table])[0][0]
+                first = self.rows("SELECT nextval(%s)", [sequence])[0][0]
+                self.cursor.execute(
+                    f"CREATE TEMP TABLE {ids} AS SELECT line, id::uuid AS public_id, "
+                    f"%s + row_number() OVER (ORDER BY line) - 1 AS id FROM {self.staged(table.name)}",
+                    [first],
+                )
+                self.cursor.execute(f"SELECT setval(%s, max(id)) FROM {ids} HAVING count(*) > 0", [sequence])
+                more["id"] = "i.id"
+                joins += f" JOIN {ids} i ON i.line = s.line"
+                for column in referring:
+                    more[table.model._meta.get_field(column.name).column] = f"o_{column.name}.id"
+                    joins += (
+                        f" LEFT JOIN {ids} o_{column.name} "
+                        f"ON o_{column.name}.public_id = nullif(s.{column.name}, '')::uuid"
+                    )
+                self.preset.add(table.name)
+            computed = "".join(f", {value}" for value in more.values())
             created = self.rows(
-                f"INSERT INTO {db_table} ({', '.join(['public_id'] * table.identified + columns + list(documents))}) "
+                f"INSERT INTO {db_table} ({', '.join(['public_id'] * table.identified + columns + list(more))}) "
                 f"SELECT {public_id}{selected}{computed} FROM {self.staged(table.name)} s {joins} "
                 f"ORDER BY s.line RETURNING id, {self.tracked(table, db_table)}"
             )
@@ -1341,17 +1369,22 @@ class _Loader:
         self.updated[table.name].update(set(pks) - self.created[table.name])
 
     def merge_self_reference(self, table: Table, column: Column) -> None:
-        """A source may cite one listed after it: set once every row exists."""
+        """A source may cite one listed after it: set once every row exists (or, into a
+        table that was empty, by the INSERT, with ids taken in advance); a chain of
+        references that comes back to where it started is refused."""
         db_table = table.model._meta.db_table
         db_column = table.model._meta.get_field(column.name).column
         self.check_reference(table, column)
         if self.problems:
             return
-        changed = self.rows(
-            f"UPDATE {db_table} t SET {db_column} = r.id FROM {self.staged(table.name)} s "
-            f"LEFT JOIN {db_table} r ON r.public_id = nullif(s.{column.name}, '')::uuid "
-            f"WHERE t.public_id = s.id::uuid AND t.{db_column} IS DISTINCT FROM r.id RETURNING t.id"
-        )
+        if table.name in self.preset:  # into a table that was empty: set by the INSERT
+            changed = self.rows(f"SELECT id FROM {db_table} WHERE {db_column} IS NOT NULL")
+        else:
+            changed = self.rows(
+                f"UPDATE {db_table} t SET {db_column} = r.id FROM {self.staged(table.name)} s "
+                f"LEFT JOIN {db_table} r ON r.public_id = nullif(s.{column.name}, '')::uuid "
+                f"WHERE t.public_id = s.id::uuid AND t.{db_column} IS DISTINCT FROM r.id RETURNING t.id"
+            )
         changed = [pk for (pk,) in changed]
         if not changed:
             return
