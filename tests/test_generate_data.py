@@ -100,7 +100,7 @@ def test_dataset_benchmark_runs_end_to_end(tmp_path):
     call_command("bench_datasets", "--repeat", "1", "--output", str(output), stdout=out)
     report = output.read_text()
     assert "| statements CSV | " in report and "| ClaimReview JSON Lines | " in report
-    assert "statements/s" in report
+    assert "statements/s" in report and "the best of 1 run, each into a new database" in report
     published = Statement.objects.filter(status__in=["published", "retracted"]).count()
     assert f"statements CSV: {published:,} records" in out.getvalue()
     # The scratch database is gone.
