@@ -581,25 +581,36 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
                 cursor.execute(f"LOCK TABLE {', '.join(bulk)} IN EXCLUSIVE MODE")
             dropped = _drop_secondary_indexes(cursor, bulk + history)
             history_indexes = {name: dropped.pop(name) for name in history if name in dropped}
-            foreign_keys = _drop_foreign_keys(cursor, bulk, sorted(loader.empty))
+            # Statements inserted last (Loader.defer): every key to them from a table that was
+            # empty waits for them, a small table's too.
+            deferring = DEFERRED & {t.name for t in TABLES if t.model._meta.db_table in bulk}
+            referring = sorted(loader.empty) if deferring else bulk
+            foreign_keys = _drop_foreign_keys(cursor, referring, sorted(loader.empty))
             for table in TABLES:
                 step(f"Checking references and writing {table.name}")
                 loader.load(table)
                 loader.raise_problems()
             loader.drop_staged()
             statement_indexes = dropped.pop(models.Statement._meta.db_table, [])
-            _restore(cursor, dropped, foreign_keys)  # the documents' lookups need them
+            # The documents' lookups need the indexes; the foreign keys to statements inserted
+            # last can only be added once they are in.
+            waiting = foreign_keys if loader.deferred else []
+            _restore(cursor, dropped, [key for key in foreign_keys if key not in waiting])
             if sum(report.created.values()) >= ANALYZE_AFTER:
                 # Statistics for what was just written: the planner would otherwise
                 # take the filled tables for empty ones and build each document by scans.
                 # Sizes and join keys are all it needs: a sample of 3,000 rows a table, not
                 # 30,000 (0.5 s); autovacuum analyzes them in full after the commit.
                 cursor.execute(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}")
-                cursor.execute("ANALYZE " + ", ".join(_written_tables()))
+                cursor.execute("ANALYZE " + ", ".join(_written_tables() + list(loader.deferred.values())))
                 cursor.execute("RESET default_statistics_target")
             step("Building the statements' search and API documents")
-            search.build_statement_documents(cursor, loader.statements_to_index())
-            _restore(cursor, {models.Statement._meta.db_table: statement_indexes})
+            if "statements" in loader.deferred:  # all of them, inserted now
+                search.build_statement_documents(cursor, rows=loader.deferred["statements"])
+                cursor.execute(f"DROP TABLE {loader.deferred['statements']}")
+            else:
+                search.build_statement_documents(cursor, loader.statements_to_index())
+            _restore(cursor, {models.Statement._meta.db_table: statement_indexes}, waiting)
         finally:
             cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
         step("Recording history")
@@ -640,6 +651,9 @@ BULK_DOCUMENTS = {
         "normalized_text": "claims_normalize(coalesce(s.text, ''))",
     },
 }
+# Files whose rows, loaded in bulk into an empty table, are inserted after every other file
+# (with the documents built from those): Loader.defer.
+DEFERRED = {"statements"}
 # Many-to-many columns: which model field, and how a target is named in the file.
 MANY = {"topics": "slug", "evidence": "public_id"}
 
@@ -899,6 +913,7 @@ class _Loader:
         self.statements: set[int] = set()  # whose documents need building
         self.empty: set[str] = set()  # archive tables that had no rows (bulk_tables)
         self.preset: set[str] = set()  # files whose references to their own rows the INSERT set
+        self.deferred: dict[str, str] = {}  # files whose rows are inserted last -> where they wait
         self.backend = self.rows("SELECT pg_backend_pid()")[0][0]
         self.bulk: set[str] = set()  # those of them loaded in bulk, locked until the commit
         cursor.execute(CASTABLE)
@@ -943,6 +958,7 @@ class _Loader:
         return f"claims_import_{self.backend}_{name}"
 
     def drop_staged(self) -> None:
+        """The files' staging tables (those of rows inserted last stay until then)."""
         self.cursor.execute("DROP TABLE IF EXISTS " + ", ".join(self.staged(t.name) for t in TABLES))
 
     def stage(self, table: Table, path: Path, progress) -> None:
@@ -1074,7 +1090,7 @@ class _Loader:
 
     def check_reference(self, table: Table, column: Column) -> None:
         """Cells of a reference column that name no record of the table it refers to."""
-        target = BY_NAME[column.ref].model._meta.db_table
+        target = self.target(column.ref)
         for line, value in self.rows(
             f"SELECT s.line, s.{column.name} FROM {self.staged(table.name)} s LEFT JOIN {target} r "
             f"ON r.public_id = nullif(s.{column.name}, '')::uuid "
@@ -1238,7 +1254,7 @@ class _Loader:
             cell = f"s.{column.name}"
             if column.ref:
                 alias = f"r_{column.name}"
-                target = BY_NAME[column.ref].model._meta.db_table
+                target = self.target(column.ref)
                 joins.append(f"LEFT JOIN {target} {alias} ON {alias}.public_id = nullif({cell}, '')::uuid")
                 value = f"{alias}.id"
             elif table.name == "statements" and column.name == "said_on":
@@ -1255,6 +1271,46 @@ class _Loader:
             values.append(f"({value})::{DB_TYPES[field.get_internal_type()]}")
         return columns, values, " ".join(joins)
 
+    def take_ids(self, table: Table) -> str:
+        """Ids for the file's rows, taken from its table's sequence before they are written, in
+        the file's order (as an INSERT would take them): a temporary table of line, public_id
+        and id. One block of the sequence (a call a row cost 0.3 s a 100,000 rows): the table
+        is loaded in bulk, locked, so no one else's INSERT draws from it meanwhile."""
+        db_table = table.model._meta.db_table
+        assert db_table in self.bulk
+        ids = f"ids_{table.name}"
+        self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{ids}")
+        sequence = self.rows("SELECT pg_get_serial_sequence(%s, 'id')", [db_table])[0][0]
+        first = self.rows("SELECT nextval(%s)", [sequence])[0][0]
+        self.cursor.execute(
+            f"CREATE TEMP TABLE {ids} AS SELECT line, id::uuid AS public_id, "
+            f"%s + row_number() OVER (ORDER BY line) - 1 AS id FROM {self.staged(table.name)}",
+            [first],
+        )
+        self.cursor.execute(f"SELECT setval(%s, max(id)) FROM {ids} HAVING count(*) > 0", [sequence])
+        return ids
+
+    def target(self, name: str) -> str:
+        """Where the rows of a file are, for references to them: its archive table, or the
+        table its rows wait in to be inserted last (``deferred``)."""
+        return self.deferred.get(name) or BY_NAME[name].model._meta.db_table
+
+    def defer(self, table: Table, selected: str, joins: str) -> list[tuple]:
+        """Statements into an empty archive: their rows (typed, with ids taken in advance) wait
+        in a table of their own, for the other files to refer to, and are inserted last with
+        their documents (``search.build_statement_documents``), each written once instead of
+        written bare and rewritten whole. Returns (id, id) for each row, as an INSERT would."""
+        ids = self.take_ids(table)
+        rows = self.staged(f"{table.name}_rows")
+        self.cursor.execute(f"DROP TABLE IF EXISTS {rows}")
+        self.cursor.execute(
+            f"CREATE UNLOGGED TABLE {rows} AS SELECT i.id, s.id::uuid AS public_id, {selected} "
+            f"FROM {self.staged(table.name)} s JOIN {ids} i ON i.line = s.line {joins} ORDER BY s.line"
+        )
+        self.cursor.execute(f"ALTER TABLE {rows} ADD PRIMARY KEY (id)")
+        self.deferred[table.name] = rows
+        return self.rows(f"SELECT id, id FROM {rows}")
+
     def merge(self, table: Table) -> None:
         model = table.model
         db_table = model._meta.db_table
@@ -1265,6 +1321,9 @@ class _Loader:
         )
         selected = ", ".join(f"{v} AS {c}" for c, v in zip(columns, values, strict=True))
         public_id = "s.id::uuid AS public_id, " if table.identified else ""
+        if table.name in DEFERRED and db_table in self.bulk:
+            self.record_merged(table, self.defer(table, selected, joins), [])
+            return
         if db_table in self.empty:
             # Nothing to update and nothing to leave out: straight from the file, with the
             # search documents its trigger would build row by row (migration 0017).
@@ -1286,21 +1345,9 @@ class _Loader:
                 joins += f" JOIN {built} d ON d.line = s.line"
             referring = [c for c in table.columns if c.ref == table.name]
             if referring and db_table in self.bulk:
-                # Ids taken first, in the file's order (as the INSERT would take them), so that a
-                # reference to a row further down the file is set by the INSERT itself, not by an
-                # UPDATE of every referring row afterwards. One block of the sequence (a call a
-                # row cost as much as that UPDATE): the table is locked, so no one else's INSERT
-                # draws from it meanwhile.
-                ids = f"ids_{table.name}"
-                self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{ids}")
-                sequence = self.rows("SELECT pg_get_serial_sequence(%s, 'id')", [db_table])[0][0]
-                first = self.rows("SELECT nextval(%s)", [sequence])[0][0]
-                self.cursor.execute(
-                    f"CREATE TEMP TABLE {ids} AS SELECT line, id::uuid AS public_id, "
-                    f"%s + row_number() OVER (ORDER BY line) - 1 AS id FROM {self.staged(table.name)}",
-                    [first],
-                )
-                self.cursor.execute(f"SELECT setval(%s, max(id)) FROM {ids} HAVING count(*) > 0", [sequence])
+                # Ids taken first, so that a reference to a row further down the file is set by
+                # the INSERT itself, not by an UPDATE of every referring row afterwards.
+                ids = self.take_ids(table)
                 more["id"] = "i.id"
                 joins += f" JOIN {ids} i ON i.line = s.line"
                 for column in referring:
@@ -1418,7 +1465,7 @@ class _Loader:
         self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{wanted}")
         self.cursor.execute(
             f"CREATE TEMP TABLE {wanted} AS SELECT s.line, o.id AS owner, x.value, g.id AS target "
-            f"FROM {self.staged(table.name)} s JOIN {table.model._meta.db_table} o ON o.public_id = s.id::uuid "
+            f"FROM {self.staged(table.name)} s JOIN {self.target(table.name)} o ON o.public_id = s.id::uuid "
             f"CROSS JOIN jsonb_array_elements_text(coalesce(nullif(s.{column.name}, ''), '[]')::jsonb) AS x(value) "
             f"LEFT JOIN {target} g ON g.{by} = {named}"
         )

@@ -338,7 +338,7 @@ def build_documents(cursor) -> None:
     )
 
 
-def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
+def build_statement_documents(cursor, ids: list[int] | None = None, *, rows: str | None = None) -> None:
     """Statements' search documents, export lists and lines, and public documents, set-based (all,
     or those with these ids, and the public documents of the statements linked to or
     from them, which show their text, date and status).
@@ -348,7 +348,12 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
     documents rewrote every row and its index entries again (half the time of a
     large import). The public documents' nested lists are aggregated for all the
     statements at once (``public_document_grouped``), not queried statement by statement.
+
+    With ``rows`` (a table of statements' own columns, ids included, for an empty
+    ``claims_statement``), the statements are inserted from it with their documents
+    instead: each row written once, not written bare and then rewritten.
     """
+    statements = rows or "claims_statement"
     if ids is None:
         and_l = and_s = ""
         where_parts = "true"
@@ -361,7 +366,7 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
     # doc_appearances): one join and grouping of each instead of two.
     doc_ctes, doc_joins, document = public_document_grouped(
         where_parts,
-        joined_to="s2",
+        joined_to="s" if rows else "s2",
         also={
             "speakers": """,
             string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names,
@@ -378,54 +383,83 @@ def build_statement_documents(cursor, ids: list[int] | None = None) -> None:
                                          'is_first', a.is_first) ORDER BY a.is_first DESC, a.id) AS appearances""",
         },
     )
+    if rows:  # the linked statements' text, date and status: from the same rows
+        doc_ctes = [cte.replace("JOIN claims_statement ", f"JOIN {rows} ") for cte in doc_ctes]
     # The statements' own text, the costliest of the five parts of their search documents,
     # tokenised first by a CREATE TABLE AS, which PostgreSQL runs in parallel workers (an
-    # UPDATE never is), then joined in. The rows it passes back are small (an id and a
-    # vector): at the default cost of passing a row, the planner kept it serial.
+    # UPDATE or INSERT never is), then joined in. The rows it passes back are small (an id
+    # and a vector): at the default cost of passing a row, the planner kept it serial.
     cursor.execute("DROP TABLE IF EXISTS pg_temp.statement_text_vectors")
     cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
     cursor.execute(
         "CREATE TEMP TABLE statement_text_vectors AS SELECT s.id, "
         "setweight(to_tsvector(claims_config(s.language), s.text), 'A') AS vector "
-        f"FROM claims_statement s WHERE true {and_s}",
+        f"FROM {statements} s WHERE true {and_s}",
         [ids] if ids is not None else [],
     )
     cursor.execute("RESET parallel_tuple_cost")
-    sql = f"""
-        WITH responses AS (
-            SELECT l.from_statement_id AS statement_id, string_agg(t.public_id::text, '; ' ORDER BY l.id) AS ids
-            FROM claims_statementlink l JOIN claims_statement t ON t.id = l.to_statement_id
-            WHERE l.type = 'responds_to' {and_l} GROUP BY 1
-        ), {", ".join(doc_ctes)}
-        UPDATE claims_statement s SET search_vector =
-            tv.vector
+    documents = {
+        "search_vector": """tv.vector
             || setweight(to_tsvector('claims_simple', coalesce(doc_speakers.names, '')), 'B')
             || setweight(to_tsvector(claims_config(s.language), coalesce(doc_appearances.quotes, '')), 'C')
             || setweight(to_tsvector('claims_simple', s.original_text), 'C')
-            || setweight(to_tsvector('claims_simple', coalesce(doc_appearances.titles, '') || ' ' || s.context), 'D'),
-            export_speakers = e.export_speakers, export_speaker_roles = e.export_speaker_roles,
-            export_topics = e.export_topics, export_source_urls = e.export_source_urls,
-            export_quotes = e.export_quotes, export_appearances = e.export_appearances,
-            export_responds_to = e.export_responds_to,
-            export_jsonl = {statement_line(own="s", lists="e")},
-            public_document = CASE WHEN s.status IN {PUBLIC_SQL} THEN ({document})::text END
-        FROM claims_statement s2
-        JOIN statement_text_vectors tv ON tv.id = s2.id
-        LEFT JOIN responses r ON r.statement_id = s2.id
+            || setweight(to_tsvector('claims_simple', coalesce(doc_appearances.titles, '') || ' ' || s.context), 'D')""",
+        **{name: f"e.{name}" for name in EXPORT_LISTS},
+        "export_jsonl": statement_line(own="s", lists="e"),
+        "public_document": f"CASE WHEN s.status IN {PUBLIC_SQL} THEN ({document})::text END",
+    }
+    joined = f"""
+        JOIN statement_text_vectors tv ON tv.id = {"s" if rows else "s2"}.id
+        LEFT JOIN responses r ON r.statement_id = {"s" if rows else "s2"}.id
         {" ".join(doc_joins)}
         CROSS JOIN LATERAL (
             SELECT coalesce(doc_speakers.slugs, '') AS export_speakers, coalesce(doc_speakers.roles, '') AS export_speaker_roles,
                    coalesce(doc_topics.slugs, '') AS export_topics, coalesce(doc_appearances.urls, '') AS export_source_urls,
                    coalesce(doc_appearances.printed, '') AS export_quotes, coalesce(doc_appearances.appearances, '[]') AS export_appearances,
                    coalesce(r.ids, '') AS export_responds_to
-        ) e
-        WHERE s2.id = s.id {and_s}
+        ) e"""
+    if rows:
+        cursor.execute(
+            "SELECT array_agg(attname ORDER BY attnum) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            [rows],
+        )
+        own = cursor.fetchone()[0]
+        write = f"""
+        INSERT INTO claims_statement ({", ".join(own + list(documents))})
+        SELECT {", ".join(f"s.{c}" for c in own)}, {", ".join(documents.values())}
+        FROM {rows} s {joined}
+        ORDER BY s.id"""
+    else:
+        write = f"""
+        UPDATE claims_statement s SET {", ".join(f"{name} = {sql}" for name, sql in documents.items())}
+        FROM claims_statement s2 {joined}
+        WHERE s2.id = s.id {and_s}"""
+    sql = f"""
+        WITH responses AS (
+            SELECT l.from_statement_id AS statement_id, string_agg(t.public_id::text, '; ' ORDER BY l.id) AS ids
+            FROM claims_statementlink l JOIN {statements} t ON t.id = l.to_statement_id
+            WHERE l.type = 'responds_to' {and_l} GROUP BY 1
+        ), {", ".join(doc_ctes)}
+        {write}
         """
     # Every placeholder is the list of ids.
     cursor.execute(sql, [ids] * sql.count("%s") if ids is not None else [])
     cursor.execute("DROP TABLE statement_text_vectors")
     if ids is not None:
         build_public_documents(cursor, ids, neighbours_only=True)
+
+
+# The export lists stored with each statement (migration 0010), in the order of the lateral ``e``.
+EXPORT_LISTS = (
+    "export_speakers",
+    "export_speaker_roles",
+    "export_topics",
+    "export_source_urls",
+    "export_quotes",
+    "export_appearances",
+    "export_responds_to",
+)
 
 
 def build_public_documents(cursor, ids: list[int] | None = None, *, neighbours_only: bool = False) -> None:

@@ -226,6 +226,28 @@ def test_bad_packages_are_rejected_with_line_numbers_and_nothing_written(
     assert not Statement.objects.exists() and not Appearance.objects.exists()
 
 
+def test_references_to_statements_waiting_to_be_inserted_are_checked(archive, tmp_path, monkeypatch):
+    """Loaded in bulk, statements are inserted last: the other files' references to them are
+    resolved, and checked, against the rows waiting; nothing is written when one is unknown."""
+    from claims import datapackage
+
+    monkeypatch.setattr(datapackage, "BULK_ROWS", 1)
+    export(tmp_path / "pkg")
+    edit(
+        tmp_path / "pkg",
+        "appearances",
+        set_cells(lambda rows: 0, statement="0f0f0f0f-0000-4000-8000-00000000000a"),
+    )
+    wipe()
+    with pytest.raises(CommandError) as error:
+        call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    assert (
+        "appearances.csv line 2: statement 0f0f0f0f-0000-4000-8000-00000000000a refers to nothing in statements.csv"
+        in str(error.value)
+    )
+    assert not Statement.objects.exists() and not Appearance.objects.exists()
+
+
 def stored_documents():
     columns = ", ".join(["search_vector", *EXPORT_FIELDS, "public_document"])
     with connection.cursor() as cursor:
@@ -239,12 +261,30 @@ def stored_documents():
         return statements + sources + cursor.fetchall()
 
 
-def test_imported_statements_are_indexed_as_the_triggers_index_them(archive, tmp_path):
+@pytest.mark.parametrize("bulk", [False, True], ids=["row-sized", "bulk"])
+def test_imported_statements_are_indexed_as_the_triggers_index_them(archive, tmp_path, monkeypatch, bulk):
     """The import builds documents and export lists once, set-based (statements', and the
-    sources' and claims' for their INSERT): the same as the triggers build."""
+    sources' and claims' for their INSERT): the same as the triggers build. Loaded in bulk,
+    the statements are inserted last, with their documents, from a table of their rows."""
+    from django.test.utils import CaptureQueriesContext
+
+    from claims import datapackage
+
+    if bulk:
+        monkeypatch.setattr(datapackage, "BULK_ROWS", 1)
     export(tmp_path / "pkg")
     wipe()
-    call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    with CaptureQueriesContext(connection) as ctx:
+        call_command("import_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    sql = [" ".join(q["sql"].split()) for q in ctx.captured_queries]
+    written = [text for text in sql if "INTO claims_statement (" in text]
+    updated = [
+        text for text in sql if text.startswith("WITH responses") and "UPDATE claims_statement" in text
+    ]
+    # Loaded in bulk: inserted once, with the documents, from the rows waiting; else inserted
+    # from the file, then given their documents by one UPDATE.
+    assert len(written) == 1 and ("_statements_rows s" in written[0]) == bulk
+    assert len(updated) == (0 if bulk else 1)
     imported = stored_documents()
     assert all(row[1] for row in imported)  # every statement has a document
     public = set(Statement.objects.public().values_list("public_id", flat=True))
