@@ -912,10 +912,10 @@ class _Loader:
         self.updated: dict[str, set[int]] = {}  # table -> pks of existing rows that changed
         self.statements: set[int] = set()  # whose documents need building
         self.empty: set[str] = set()  # archive tables that had no rows (bulk_tables)
+        self.bulk: set[str] = set()  # those of them loaded in bulk, locked until the commit
         self.preset: set[str] = set()  # files whose references to their own rows the INSERT set
         self.deferred: dict[str, str] = {}  # files whose rows are inserted last -> where they wait
-        self.backend = self.rows("SELECT pg_backend_pid()")[0][0]
-        self.bulk: set[str] = set()  # those of them loaded in bulk, locked until the commit
+        self.backend = self.rows("SELECT pg_backend_pid()")[0][0]  # names the staging tables
         cursor.execute(CASTABLE)
 
     def bulk_tables(self) -> tuple[list[str], list[str]]:
@@ -1047,10 +1047,9 @@ class _Loader:
         # Each condition is true, false or NULL (no value): NULL is no problem, in either place.
         staged = self.staged(table.name)
         suspect = " OR ".join(f"({c if f is None else f})" for c, _, _, _, f in checks)
-        # It passes back line numbers only, if any: costed as such, the planner shares it out.
-        self.cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
-        suspects = [line for (line,) in self.rows(f"SELECT line FROM {staged} WHERE {suspect}")]
-        self.cursor.execute("RESET parallel_tuple_cost")
+        suspects = [
+            line for (line,) in search.shared(self.cursor, f"SELECT line FROM {staged} WHERE {suspect}")
+        ]
         if suspects:
             where = " OR ".join(f"({condition})" for condition, *_ in checks)
             described = ", ".join(f"(({c}), {n}, {p}, {v})" for c, n, p, v, _ in checks)
@@ -1331,16 +1330,15 @@ class _Loader:
             more: dict[str, str] = {}  # further columns of the INSERT, and their values
             if documents:
                 # Tokenised first, by a CREATE TABLE AS that parallel workers can share (an
-                # INSERT never is), passing back small rows.
+                # INSERT never is).
                 built = f"documents_{table.name}"
                 self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{built}")
-                self.cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
-                self.cursor.execute(
+                search.shared(
+                    self.cursor,
                     f"CREATE TEMP TABLE {built} AS SELECT s.line, "
                     + ", ".join(f"{sql} AS {name}" for name, sql in documents.items())
-                    + f" FROM {self.staged(table.name)} s {joins}"
+                    + f" FROM {self.staged(table.name)} s {joins}",
                 )
-                self.cursor.execute("RESET parallel_tuple_cost")
                 more.update((name, f"d.{name}") for name in documents)
                 joins += f" JOIN {built} d ON d.line = s.line"
             referring = [c for c in table.columns if c.ref == table.name]

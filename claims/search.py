@@ -387,17 +387,15 @@ def build_statement_documents(cursor, ids: list[int] | None = None, *, rows: str
         doc_ctes = [cte.replace("JOIN claims_statement ", f"JOIN {rows} ") for cte in doc_ctes]
     # The statements' own text, the costliest of the five parts of their search documents,
     # tokenised first by a CREATE TABLE AS, which PostgreSQL runs in parallel workers (an
-    # UPDATE or INSERT never is), then joined in. The rows it passes back are small (an id
-    # and a vector): at the default cost of passing a row, the planner kept it serial.
+    # UPDATE or INSERT never is), then joined in.
     cursor.execute("DROP TABLE IF EXISTS pg_temp.statement_text_vectors")
-    cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
-    cursor.execute(
+    shared(
+        cursor,
         "CREATE TEMP TABLE statement_text_vectors AS SELECT s.id, "
         "setweight(to_tsvector(claims_config(s.language), s.text), 'A') AS vector "
         f"FROM {statements} s WHERE true {and_s}",
         [ids] if ids is not None else [],
     )
-    cursor.execute("RESET parallel_tuple_cost")
     documents = {
         "search_vector": """tv.vector
             || setweight(to_tsvector('claims_simple', coalesce(doc_speakers.names, '')), 'B')
@@ -450,16 +448,19 @@ def build_statement_documents(cursor, ids: list[int] | None = None, *, rows: str
         build_public_documents(cursor, ids, neighbours_only=True)
 
 
-# The export lists stored with each statement (migration 0010), in the order of the lateral ``e``.
-EXPORT_LISTS = (
-    "export_speakers",
-    "export_speaker_roles",
-    "export_topics",
-    "export_source_urls",
-    "export_quotes",
-    "export_appearances",
-    "export_responds_to",
-)
+# The export lists stored with each statement (migration 0010): the lateral ``e``'s columns.
+EXPORT_LISTS = [name for name in models.EXPORT_FIELDS if name != "export_jsonl"]
+
+
+def shared(cursor, sql: str, params=()) -> list[tuple] | None:
+    """Run a query that parallel workers may share and that passes back small rows (ids,
+    line numbers, search vectors): costed as such, or the planner keeps it in one process
+    (at its default cost of passing a row). Returns its rows, if it has any."""
+    cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
+    cursor.execute(sql, params)
+    found = cursor.fetchall() if cursor.description else None
+    cursor.execute("RESET parallel_tuple_cost")
+    return found
 
 
 def build_public_documents(cursor, ids: list[int] | None = None, *, neighbours_only: bool = False) -> None:
