@@ -32,9 +32,10 @@ PUBLIC_SQL = "(" + ", ".join(f"'{status}'" for status in models.StatusQuerySet.P
 def timestamp(column: str) -> str:
     """``column`` (timestamptz) as DRF writes it: ISO 8601 in UTC, ``Z``, microseconds when not 0."""
     utc = f"({column} AT TIME ZONE 'UTC')"
+    # One to_char a value (three cost 2.5 µs, a fifth of a statement's public document).
     return (
-        f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') """
-        f"""|| CASE WHEN to_char({utc}, 'US') = '000000' THEN '' ELSE '.' || to_char({utc}, 'US') END || 'Z'"""
+        f"""CASE WHEN date_trunc('second', {utc}) = {utc} THEN to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+        f"""ELSE to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END"""
     )
 
 
