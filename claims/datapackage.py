@@ -583,7 +583,7 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
             history_indexes = {name: dropped.pop(name) for name in history if name in dropped}
             # Statements inserted last (Loader.defer): every key to them from a table that was
             # empty waits for them, a small table's too.
-            deferring = DEFERRED & {t.name for t in TABLES if t.model._meta.db_table in bulk}
+            deferring = any(loader.defers(table) for table in TABLES)
             referring = sorted(loader.empty) if deferring else bulk
             foreign_keys = _drop_foreign_keys(cursor, referring, sorted(loader.empty))
             for table in TABLES:
@@ -913,7 +913,6 @@ class _Loader:
         self.statements: set[int] = set()  # whose documents need building
         self.empty: set[str] = set()  # archive tables that had no rows (bulk_tables)
         self.bulk: set[str] = set()  # those of them loaded in bulk, locked until the commit
-        self.preset: set[str] = set()  # files whose references to their own rows the INSERT set
         self.deferred: dict[str, str] = {}  # files whose rows are inserted last -> where they wait
         self.backend = self.rows("SELECT pg_backend_pid()")[0][0]  # names the staging tables
         cursor.execute(CASTABLE)
@@ -1289,6 +1288,10 @@ class _Loader:
         self.cursor.execute(f"SELECT setval(%s, max(id)) FROM {ids} HAVING count(*) > 0", [sequence])
         return ids
 
+    def defers(self, table: Table) -> bool:
+        """Whether the file's rows are inserted after every other file's (``defer``)."""
+        return table.name in DEFERRED and table.model._meta.db_table in self.bulk
+
     def target(self, name: str) -> str:
         """Where the rows of a file are, for references to them: its archive table, or the
         table its rows wait in to be inserted last (``deferred``)."""
@@ -1320,7 +1323,7 @@ class _Loader:
         )
         selected = ", ".join(f"{v} AS {c}" for c, v in zip(columns, values, strict=True))
         public_id = "s.id::uuid AS public_id, " if table.identified else ""
-        if table.name in DEFERRED and db_table in self.bulk:
+        if self.defers(table):
             self.record_merged(table, self.defer(table, selected, joins), [])
             return
         if db_table in self.empty:
@@ -1354,7 +1357,6 @@ class _Loader:
                         f" LEFT JOIN {ids} o_{column.name} "
                         f"ON o_{column.name}.public_id = nullif(s.{column.name}, '')::uuid"
                     )
-                self.preset.add(table.name)
             computed = "".join(f", {value}" for value in more.values())
             created = self.rows(
                 f"INSERT INTO {db_table} ({', '.join(['public_id'] * table.identified + columns + list(more))}) "
@@ -1415,14 +1417,14 @@ class _Loader:
 
     def merge_self_reference(self, table: Table, column: Column) -> None:
         """A source may cite one listed after it: set once every row exists (or, into a
-        table that was empty, by the INSERT, with ids taken in advance); a chain of
+        table loaded in bulk, by the INSERT, with ids taken in advance); a chain of
         references that comes back to where it started is refused."""
         db_table = table.model._meta.db_table
         db_column = table.model._meta.get_field(column.name).column
         self.check_reference(table, column)
         if self.problems:
             return
-        if table.name in self.preset:  # into a table that was empty: set by the INSERT
+        if db_table in self.bulk:  # set by its INSERT, ids taken in advance (merge)
             changed = self.rows(f"SELECT id FROM {db_table} WHERE {db_column} IS NOT NULL")
         else:
             changed = self.rows(

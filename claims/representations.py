@@ -64,7 +64,7 @@ class Part:
 
     select: str
     order: str
-    source: str
+    source: str  # "{statements}": the table linked statements are read from
     owner: str
     shown_by: str | None = None
 
@@ -76,16 +76,20 @@ class Part:
 
     def correlated(self, condition: str) -> str:
         return (
-            f"(SELECT coalesce(json_agg({self.select} ORDER BY {self.order}), '[]'::json) {self.source} "
-            f"WHERE {self.owner} = s.id AND {condition})"
+            f"(SELECT coalesce(json_agg({self.select} ORDER BY {self.order}), '[]'::json) "
+            f"{self.source.format(statements='claims_statement')} WHERE {self.owner} = s.id AND {condition})"
         )
 
-    def grouped(self, condition: str, where: str, also: str = "") -> str:
+    def grouped(
+        self, condition: str, where: str, also: str = "", statements: str = "claims_statement"
+    ) -> str:
         """SELECT statement_id, list: for the statements that ``where`` (SQL on ``owner``) selects;
-        ``also``, more aggregates of the same rows (", <aggregate> AS <name>…")."""
+        ``also``, more aggregates of the same rows (", <aggregate> AS <name>…"); linked
+        statements read from ``statements``."""
         return (
             f"SELECT {self.owner} AS statement_id, json_agg({self.select} ORDER BY {self.order}) AS list{also} "
-            f"{self.source} WHERE {where.format(owner=self.owner)} AND {condition} GROUP BY 1"
+            f"{self.source.format(statements=statements)} WHERE {where.format(owner=self.owner)} AND {condition} "
+            "GROUP BY 1"
         )
 
 
@@ -156,7 +160,7 @@ END"""
 LINKS = Part(
     LINK,
     "l.type, l.id",
-    "FROM claims_statementlink l JOIN claims_statement ls ON ls.id = l.to_statement_id",
+    "FROM claims_statementlink l JOIN {statements} ls ON ls.id = l.to_statement_id",
     "l.from_statement_id",
     "ls",
 )
@@ -164,7 +168,7 @@ LINKED_FROM = Part(
     LINK,
     # StatementLink orders by from_statement, which means by Statement's own ordering.
     "ls.said_on DESC, ls.id DESC, l.type, l.id",
-    "FROM claims_statementlink l JOIN claims_statement ls ON ls.id = l.from_statement_id",
+    "FROM claims_statementlink l JOIN {statements} ls ON ls.id = l.from_statement_id",
     "l.to_statement_id",
     "ls",
 )
@@ -228,7 +232,7 @@ PUBLIC_DOCUMENT = statement_json("false", "false")
 
 
 def public_document_grouped(
-    where: str, joined_to: str = "s", also: dict[str, str] | None = None
+    where: str, joined_to: str = "s", also: dict[str, str] | None = None, statements: str = "claims_statement"
 ) -> tuple[list[str], list[str], str]:
     """PUBLIC_DOCUMENT for many statements at once: the CTEs (``doc_<part>``) that
     aggregate each nested list for the statements that ``where`` selects (SQL on
@@ -236,14 +240,15 @@ def public_document_grouped(
     alias of the statement ``s`` the document describes), and the document itself: the
     same JSON, text for text, as the subqueries give (tests compare them). ``also`` adds
     aggregates of a part's rows to its CTE (part name -> ", <aggregate> AS <name>…"),
-    for other documents built from the same rows in the same statement.
+    for other documents built from the same rows in the same statement. Linked statements'
+    text, date and status are read from ``statements`` (the rows of statements waiting to be
+    inserted, in a bulk import).
     """
     also = also or {}
     ctes, joins, lists = [], [], {}
     for name, part in PARTS.items():
-        ctes.append(
-            f"doc_{name} AS ({part.grouped(part.condition('false', 'false'), where, also.get(name, ''))})"
-        )
+        grouped = part.grouped(part.condition("false", "false"), where, also.get(name, ""), statements)
+        ctes.append(f"doc_{name} AS ({grouped})")
         joins.append(f"LEFT JOIN doc_{name} ON doc_{name}.statement_id = {joined_to}.id")
         lists[name] = f"coalesce(doc_{name}.list, '[]'::json)"
     return ctes, joins, statement_json("false", "false", lists)

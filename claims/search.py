@@ -364,9 +364,11 @@ def build_statement_documents(cursor, ids: list[int] | None = None, *, rows: str
     # The search document's and export lists' aggregates of the speakers, topics and
     # appearances, in the public document's CTEs of the same rows (doc_speakers, doc_topics,
     # doc_appearances): one join and grouping of each instead of two.
+    driver = "s" if rows else "s2"  # the alias of the statements the documents are joined to
     doc_ctes, doc_joins, document = public_document_grouped(
         where_parts,
-        joined_to="s" if rows else "s2",
+        joined_to=driver,
+        statements=statements,
         also={
             "speakers": """,
             string_agg(sp.name || ' ' || array_to_string(sp.aliases, ' '), ' ' ORDER BY ss.position, ss.id) AS names,
@@ -383,8 +385,6 @@ def build_statement_documents(cursor, ids: list[int] | None = None, *, rows: str
                                          'is_first', a.is_first) ORDER BY a.is_first DESC, a.id) AS appearances""",
         },
     )
-    if rows:  # the linked statements' text, date and status: from the same rows
-        doc_ctes = [cte.replace("JOIN claims_statement ", f"JOIN {rows} ") for cte in doc_ctes]
     # The statements' own text, the costliest of the five parts of their search documents,
     # tokenised first by a CREATE TABLE AS, which PostgreSQL runs in parallel workers (an
     # UPDATE or INSERT never is), then joined in.
@@ -407,8 +407,8 @@ def build_statement_documents(cursor, ids: list[int] | None = None, *, rows: str
         "public_document": f"CASE WHEN s.status IN {PUBLIC_SQL} THEN ({document})::text END",
     }
     joined = f"""
-        JOIN statement_text_vectors tv ON tv.id = {"s" if rows else "s2"}.id
-        LEFT JOIN responses r ON r.statement_id = {"s" if rows else "s2"}.id
+        JOIN statement_text_vectors tv ON tv.id = {driver}.id
+        LEFT JOIN responses r ON r.statement_id = {driver}.id
         {" ".join(doc_joins)}
         CROSS JOIN LATERAL (
             SELECT coalesce(doc_speakers.slugs, '') AS export_speakers, coalesce(doc_speakers.roles, '') AS export_speaker_roles,
