@@ -135,7 +135,7 @@ else:
             "ENGINE": "project.embedded_pg",
             "NAME": "claims",
             "USER": "postgres",
-            "OPTIONS": {"pgdata": str(BASE_DIR / "var" / "pgdata")},
+            "OPTIONS": {"pgdata": os.getenv("EMBEDDED_PGDATA", str(BASE_DIR / "var" / "pgdata"))},
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
         }

