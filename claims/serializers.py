@@ -705,7 +705,12 @@ class ChangeSerializer(serializers.Serializer):
 class VersionSerializer(serializers.Serializer):
     version = serializers.IntegerField(source="history_id")
     date = serializers.DateTimeField(source="history_date")
-    user = serializers.CharField(source="history_user.username", default=None, allow_null=True)
+    user = serializers.CharField(
+        source="shown_user",
+        allow_null=True,
+        help_text="Who saved this version: the username for curators; for other readers what "
+        "HISTORY_PUBLIC_AUTHOR says (by default nothing).",
+    )
     type = serializers.SerializerMethodField()
     reason = serializers.CharField(source="history_change_reason", allow_null=True)
     changes = ChangeSerializer(many=True)

@@ -4,6 +4,8 @@ import hashlib
 import uuid
 
 import orjson
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, StreamingHttpResponse
@@ -85,21 +87,64 @@ def etag(obj) -> str:
     return f'"{digest}"'
 
 
-def changes_between(new, old) -> list[dict]:
-    """Field by field, what ``new`` changed from ``old``, in public terms (no internal ids)."""
+# Who changed a record is for curators: the public history shows neither these fields nor names.
+CURATOR_ONLY_HISTORY_FIELDS = frozenset({"created_by", "updated_by"})
+
+
+def changes_between(new, old, *, public: bool = False) -> list[dict]:
+    """Field by field, what ``new`` changed from ``old``, in public terms (no internal ids).
+
+    ``public``: for readers who see no drafts, references to records that are not public
+    (a claim's draft statement) are shown as null and the audit fields are left out."""
     if old is None:
         return []
     delta = new.diff_against(old, foreign_keys_are_objs=True)
     model = new.instance_type
     changes = []
     for change in delta.changes:
+        if public and change.field in CURATOR_ONLY_HISTORY_FIELDS:
+            continue
         field = model._meta.get_field(change.field)
         if field.many_to_many:
             old_value, new_value = _m2m_refs(field, change.old), _m2m_refs(field, change.new)
+        elif public:
+            old_value, new_value = _plain(_if_public(change.old)), _plain(_if_public(change.new))
         else:
             old_value, new_value = _plain(change.old), _plain(change.new)
         changes.append({"field": change.field, "old": old_value, "new": new_value})
     return changes
+
+
+def _if_public(value):
+    if isinstance(value, models.StatusMixin) and not value.is_public:
+        return None
+    return value
+
+
+def public_authors(versions) -> dict[int, str | None]:
+    """What the public history shows as each version's author (``HISTORY_PUBLIC_AUTHOR``)."""
+    setting = settings.HISTORY_PUBLIC_AUTHOR
+    if setting != "role":
+        return {v.history_id: (setting or None) for v in versions}
+    user_ids = {v.history_user_id for v in versions if v.history_user_id is not None}
+    users = {
+        user.pk: user
+        for user in User.objects.filter(pk__in=user_ids).prefetch_related("groups", "user_permissions")
+    }
+    return {v.history_id: _role(users.get(v.history_user_id)) for v in versions}
+
+
+def _role(user) -> str | None:
+    if user is None:
+        return None
+    if user.is_superuser:
+        return "administrator"
+    groups = {group.name for group in user.groups.all()}
+    if "publishers" in groups:
+        return "publisher"
+    if "editors" in groups:
+        return "editor"
+    return "curator"
 
 
 def _ref(obj):
@@ -296,20 +341,31 @@ class CuratedViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request, *args, **kwargs):
         instance = self.get_object()
-        versions = instance.history.select_related("history_user").order_by("-history_date", "-history_id")
+        # Readers who see no drafts see only the versions that were public, compared with the
+        # public version before them, and no curator's name (docs/api.md, "History").
+        public = not sees_drafts(request.user, type(instance))
+        history = instance.history.all()
+        if public and isinstance(instance, models.StatusMixin):
+            history = history.filter(status__in=models.StatusQuerySet.PUBLIC_STATUSES)
+        versions = history.select_related("history_user").order_by("-history_date", "-history_id")
         page = self.paginate_queryset(versions)
         # Each version is compared with the one before it (the next older).
         older = {}
         if page:
             previous = list(
-                instance.history.filter(history_date__lte=page[-1].history_date)
+                history.filter(history_date__lte=page[-1].history_date)
                 .exclude(history_id__in=[v.history_id for v in page])
                 .order_by("-history_date", "-history_id")[:1]
             )
             chain = [*page, *previous]
             older = {v.history_id: chain[i + 1] for i, v in enumerate(chain[:-1])}
+        authors = public_authors(page) if public else {}
         for version in page:
-            version.changes = changes_between(version, older.get(version.history_id))
+            version.changes = changes_between(version, older.get(version.history_id), public=public)
+            if public:
+                version.shown_user = authors[version.history_id]
+            else:
+                version.shown_user = version.history_user.username if version.history_user else None
         return self.get_paginated_response(serializers.VersionSerializer(page, many=True).data)
 
     @extend_schema(

@@ -292,6 +292,11 @@ CORS_EXPOSE_HEADERS = ["ETag", "Retry-After"]
 
 # The licence written into exported data packages.
 DATASET_LICENSE = os.getenv("DATASET_LICENSE", "CC-BY-4.0")
+
+# What readers who are not curators see as the author of a version in a record's public history:
+# "" (default) nothing, "role" the curator's role (editor, publisher, administrator), or any
+# other text, shown for every version (e.g. "The verification desk").
+HISTORY_PUBLIC_AUTHOR = os.getenv("HISTORY_PUBLIC_AUTHOR", "").strip()
 # The largest file an import reads (each CSV of a data package counts on its own).
 IMPORT_MAX_BYTES = int(os.getenv("IMPORT_MAX_BYTES", str(2 * 1024**3)))
 

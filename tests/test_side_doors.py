@@ -1,0 +1,96 @@
+"""The side doors outside testing found (issue 18), each with the test that failed before its fix."""
+
+import json
+
+import pytest
+
+from tests.conftest import token_client
+from tests.factories import ClaimFactory, StatementFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1"
+
+
+def etag(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, response.content
+    return response["ETag"]
+
+
+def patch(client, url, data):
+    response = client.patch(url, data, format="json", HTTP_IF_MATCH=etag(client, url))
+    assert response.status_code == 200, response.content
+    return response
+
+
+@pytest.fixture
+def curators(db):
+    editor = UserFactory(username="ed-the-editor", groups=["editors"])
+    publisher = UserFactory(username="pat-the-publisher", groups=["publishers"])
+    return token_client(editor), token_client(publisher)
+
+
+@pytest.fixture
+def published_after_drafts(curators):
+    """A statement written as a draft, reworded twice, then published and corrected."""
+    editor_api, publisher_api = curators
+    statement = StatementFactory(status="draft", text="SECRETDRAFTWORDING first try.")
+    url = f"{API}/statements/{statement.public_id}/"
+    patch(editor_api, url, {"text": "SECRETDRAFTWORDING second try."})
+    patch(editor_api, url, {"text": "The wording as published."})
+    patch(publisher_api, url, {"status": "published"})
+    patch(publisher_api, url, {"text": "The wording as corrected."})
+    return url
+
+
+# ---------------------------------------------------------------- 1. history
+
+
+def test_public_history_shows_only_public_versions_and_no_names(anon_api, published_after_drafts):
+    response = anon_api.get(published_after_drafts + "history/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "SECRETDRAFTWORDING" not in body
+    assert "ed-the-editor" not in body and "pat-the-publisher" not in body
+    versions = response.json()["results"]
+    assert len(versions) == 2  # the publication and the correction; none of the drafts
+    assert all(version["user"] is None for version in versions)
+    correction, publication = versions
+    # Compared with the public version before it; the first public one with nothing before it.
+    assert {c["field"]: (c["old"], c["new"]) for c in correction["changes"]} == {
+        "text": ("The wording as published.", "The wording as corrected.")
+    }
+    assert publication["changes"] == []
+    assert not any(c["field"] in ("created_by", "updated_by") for v in versions for c in v["changes"])
+
+
+def test_curators_see_every_version_and_who_made_it(curators, published_after_drafts):
+    editor_api, _ = curators
+    versions = editor_api.get(published_after_drafts + "history/").json()["results"]
+    assert len(versions) == 5
+    assert {v["user"] for v in versions} >= {"ed-the-editor", "pat-the-publisher"}
+    assert "SECRETDRAFTWORDING" in json.dumps(versions)
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [("role", {"publisher"}), ("The verification desk", {"The verification desk"})],
+)
+def test_public_history_names_the_organisations_choice(
+    settings, anon_api, published_after_drafts, setting, shown
+):
+    settings.HISTORY_PUBLIC_AUTHOR = setting
+    versions = anon_api.get(published_after_drafts + "history/").json()["results"]
+    assert {v["user"] for v in versions} == shown
+
+
+def test_public_history_of_a_claim_hides_its_draft_statement(anon_api, curators):
+    _, publisher_api = curators
+    draft = StatementFactory(status="draft", text="Unpublished.")
+    claim = ClaimFactory(statement=None, status="published", text="A published claim.")
+    url = f"{API}/claims/{claim.public_id}/"
+    patch(publisher_api, url, {"statement": str(draft.public_id)})
+    body = anon_api.get(url + "history/").content.decode()
+    assert str(draft.public_id) not in body
+    changes = {c["field"]: c for v in anon_api.get(url + "history/").json()["results"] for c in v["changes"]}
+    assert changes["statement"]["new"] is None
