@@ -363,7 +363,11 @@ class StatementFilterSet(CuratedFilterSet):
 
     def filter_said_after(self, qs, name, value):
         # A period starts at most LONGEST_PERIOD before it ends: that bound is for the index.
-        earliest_start = value - models.LONGEST_PERIOD
+        # (No lower bound is needed within LONGEST_PERIOD of 1 January of the year 1.)
+        if value - datetime.date.min > models.LONGEST_PERIOD:
+            earliest_start = value - models.LONGEST_PERIOD
+        else:
+            earliest_start = datetime.date.min
         return qs.filter(GreaterThanOrEqual(self.said_sort(), Value(earliest_start)), said_until__gte=value)
 
     def filter_said_before(self, qs, name, value):

@@ -1,6 +1,7 @@
 """REST API v1: one ViewSet per resource."""
 
 import hashlib
+import re
 import uuid
 
 import orjson
@@ -22,6 +23,8 @@ from . import exports, filters, models, representations, search, serializers
 from .exceptions import PreconditionFailed, PreconditionRequired
 from .pagination import SortKey, apply_ordering, ordering
 from .permissions import is_publisher, sees_drafts
+
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -207,7 +210,8 @@ class CuratedViewSet(viewsets.ModelViewSet):
         try:
             lookup = {"public_id": uuid.UUID(value)}
         except ValueError:
-            if not any(f.name == "slug" for f in queryset.model._meta.fields):
+            # What is not a slug names nothing (and a NUL could not even be sent to PostgreSQL).
+            if not any(f.name == "slug" for f in queryset.model._meta.fields) or not SLUG.fullmatch(value):
                 raise Http404 from None
             lookup = {"slug": value}
         obj = queryset.filter(**lookup).first()
@@ -282,7 +286,10 @@ class CuratedViewSet(viewsets.ModelViewSet):
         given = request.headers.get("If-Match", "").strip()
         if not given:
             raise PreconditionRequired()
-        locked = type(instance).objects.select_for_update().get(pk=instance.pk)
+        locked = type(instance).objects.select_for_update().filter(pk=instance.pk).first()
+        if locked is None:
+            # Deleted by a request that held the lock first: the precondition no longer holds.
+            raise PreconditionFailed("The record was deleted since you read it.")
         if given != "*" and given.removeprefix("W/") != etag(locked):
             raise PreconditionFailed()
         # Keep prefetched relations from get_object(), but the locked row's fields.

@@ -1,8 +1,12 @@
 """The side doors outside testing found (issue 18), each with the test that failed before its fix."""
 
 import json
+import threading
+import time
 
+import psycopg2
 import pytest
+from django.db import connection
 
 from tests.conftest import token_client
 from tests.factories import ClaimFactory, StatementFactory, UserFactory
@@ -94,3 +98,78 @@ def test_public_history_of_a_claim_hides_its_draft_statement(anon_api, curators)
     assert str(draft.public_id) not in body
     changes = {c["field"]: c for v in anon_api.get(url + "history/").json()["results"] for c in v["changes"]}
     assert changes["statement"]["new"] is None
+
+
+# ---------------------------------------------------------------- 9. 500s
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{API}/statements/?said_after=0001-01-01",
+        f"{API}/statements/?said_after=0001-01-01&ordering=said_on",
+        f"{API}/claims/?said_after=0001-01-01",
+        f"{API}/statements/?said_before=0001-01-01",
+    ],
+)
+def test_the_earliest_dates_are_answered(anon_api, url):
+    StatementFactory(status="published")
+    assert anon_api.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("resource", ["speakers", "topics", "outlets", "sources", "statements"])
+def test_a_nul_in_an_id_or_slug_is_a_404(anon_api, resource):
+    response = anon_api.get(f"{API}/{resource}/%00/")
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["code"] == "not_found"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("method", ["patch", "delete"])
+def test_a_write_racing_a_delete_with_the_same_etag_is_a_412(method):
+    """The write waits for the deleting transaction's row lock; when it gets the row, there is none."""
+    superuser = UserFactory(username="racer", is_superuser=True)
+    claim = ClaimFactory(text="Original.", status="published")
+    url = f"{API}/claims/{claim.public_id}/"
+    client = token_client(superuser)
+    tag = etag(client, url)
+    holder = psycopg2.connect(**connection.get_connection_params())
+    results = []
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT id FROM claims_claim WHERE id = %s FOR UPDATE", [claim.pk])
+
+            def write():
+                try:
+                    response = getattr(client, method)(
+                        url, {"text": "Edit."}, format="json", HTTP_IF_MATCH=tag
+                    )
+                    results.append(response)
+                finally:
+                    connection.close()
+
+            thread = threading.Thread(target=write)
+            thread.start()
+            waiting_for_the_lock(holder, results)
+            cursor.execute("DELETE FROM claims_claim WHERE id = %s", [claim.pk])
+        holder.commit()
+        thread.join(30)
+    finally:
+        holder.close()
+    assert [r.status_code for r in results] == [412], [r.content for r in results]
+    assert "deleted" in results[0].json()["errors"][0]["detail"]
+
+
+def waiting_for_the_lock(holder, results, seconds=20):
+    deadline = time.monotonic() + seconds
+    with holder.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # Inside a transaction the statistics views are a snapshot, taken at their first read.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"the write never waited for the row lock: {[r.content for r in results]}")
