@@ -22,6 +22,7 @@ from drf_spectacular.utils import extend_schema_field
 from . import models, search
 from .models import ALWAYS, NEVER
 from .pagination import SortKey, ordering
+from .permissions import sees_drafts
 from .search import MAX_QUERY_LENGTH
 
 # Every error a reference filter raises, by code (the OpenAPI schema lists the codes).
@@ -193,6 +194,27 @@ class CuratedFilterSet(filters.FilterSet):
                 filter_.filter = FilterMethod(filter_)  # calls this FilterSet's method
             filter_.model, filter_.parent = queryset.model, self
             self.filters[name] = filter_
+
+    def sees_drafts(self, model) -> bool:
+        user = getattr(self.request, "user", None)
+        return user is not None and sees_drafts(user, model)
+
+    def is_valid(self):
+        """Also: a record the reader may not see is named by no id, as an unknown one is not
+        (a draft's id answers the same 400 as an id that names nothing)."""
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            model = filter_.extra.get("model") if isinstance(filter_, RefFilter) else None
+            if model is None or not issubclass(model, models.StatusMixin) or self.sees_drafts(model):
+                continue
+            hidden = [obj for obj in self.form.cleaned_data.get(name) or [] if not obj.is_public]
+            if hidden:
+                params = {"model": model._meta.verbose_name, "value": str(hidden[0].public_id)}
+                self.form.add_error(
+                    name, forms.ValidationError(REF_ERRORS["not_found"], code="not_found", params=params)
+                )
+                valid = False
+        return valid
 
     def get_form_class(self):
         form_class = type(self).__dict__.get("_form_class")
@@ -438,20 +460,40 @@ class ClaimFilterSet(CuratedFilterSet):
     reviewed = StrictBooleanFilter(
         method="filter_reviewed", help_text="true: has at least one review; false: has none."
     )
-    said_after = filters.DateFilter(field_name="statement__said_until", lookup_expr="gte")
-    said_before = filters.DateFilter(field_name="statement__said_on", lookup_expr="lte")
+    said_after = filters.DateFilter(
+        method="filter_said_after", help_text="Its statement was said on or after this date (inclusive)."
+    )
+    said_before = filters.DateFilter(
+        method="filter_said_before", help_text="Its statement was said on or before this date (inclusive)."
+    )
     ordering = OrderingFilter(ORDERINGS)
 
     class Meta:
         model = models.Claim
         fields = []
 
+    def statement_visible(self) -> Q:
+        """What the statement filters look at: for readers who see no drafts, only a public
+        statement (a published claim's draft statement shows as null, and answers no filter)."""
+        if self.sees_drafts(models.Statement):
+            return Q()
+        return Q(statement__status__in=models.StatusQuerySet.PUBLIC_STATUSES)
+
+    def filter_said_after(self, qs, name, value):
+        return qs.filter(self.statement_visible(), statement__said_until__gte=value)
+
+    def filter_said_before(self, qs, name, value):
+        return qs.filter(self.statement_visible(), statement__said_on__lte=value)
+
     def visible_reviews(self):
         return models.Review.objects.visible_to(self.request.user).filter(claim=OuterRef("pk"))
 
     def filter_speaker(self, qs, name, value):
         return qs.filter(
-            Exists(models.StatementSpeaker.objects.filter(statement=OuterRef("statement"), speaker__in=value))
+            self.statement_visible(),
+            Exists(
+                models.StatementSpeaker.objects.filter(statement=OuterRef("statement"), speaker__in=value)
+            ),
         )
 
     def filter_topic(self, qs, name, value):

@@ -84,10 +84,14 @@ def with_write_serializer(summary, write, read):
 HISTORY_ORDERING = ordering(SortKey("history_date", descending=True), tiebreaker="history_id")
 
 
-def etag(obj) -> str:
-    """Changes whenever the record is saved (``updated_at`` moves on every save)."""
-    digest = hashlib.sha256(f"{obj.public_id}:{obj.updated_at.isoformat()}".encode()).hexdigest()[:32]
-    return f'"{digest}"'
+def etag(obj, document) -> str:
+    """Changes whenever the record is saved (``updated_at`` moves on every save) and whenever
+    anything its representation ``document`` shows changes, nested records included (a
+    statement's claims and their verdicts, a claim's reviews)."""
+    body = document if isinstance(document, bytes | str) else orjson.dumps(document, default=str)
+    digest = hashlib.sha256(f"{obj.public_id}:{obj.updated_at.isoformat()}:".encode())
+    digest.update(body.encode() if isinstance(body, str) else body)
+    return f'"{digest.hexdigest()[:32]}"'
 
 
 # Who changed a record is for curators: the public history shows neither these fields nor names.
@@ -271,10 +275,20 @@ class CuratedViewSet(viewsets.ModelViewSet):
 
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
-        tag = etag(instance)
+        document = self.represent([instance])[0]
+        tag = etag(instance, document)
         if request.headers.get("If-None-Match") == tag:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-        return Response(self.represent([instance])[0], headers={"ETag": tag})
+        return Response(document, headers={"ETag": tag})
+
+    def current_etag(self, instance) -> str:
+        """The ETag a GET of this record would answer this reader now."""
+        action, self.action = self.action, "retrieve"
+        try:
+            document = self.represent([instance])[0]
+        finally:
+            self.action = action
+        return etag(instance, document)
 
     def locked_object(self, request):
         """The record, locked until the transaction ends, if the client's ETag still matches.
@@ -290,7 +304,10 @@ class CuratedViewSet(viewsets.ModelViewSet):
         if locked is None:
             # Deleted by a request that held the lock first: the precondition no longer holds.
             raise PreconditionFailed("The record was deleted since you read it.")
-        if given != "*" and given.removeprefix("W/") != etag(locked):
+        # Compared with the record as it is now that it is locked, nested records read afresh.
+        if given != "*" and given.removeprefix("W/") != self.current_etag(
+            self.get_queryset().get(pk=locked.pk)
+        ):
             raise PreconditionFailed()
         # Keep prefetched relations from get_object(), but the locked row's fields.
         for field in type(instance)._meta.concrete_fields:
@@ -308,7 +325,7 @@ class CuratedViewSet(viewsets.ModelViewSet):
         instance = self.get_queryset().get(pk=instance.pk)
         return Response(
             self.serializer_class(instance, context=self.get_serializer_context()).data,
-            headers={"ETag": etag(instance)},
+            headers={"ETag": self.current_etag(instance)},
         )
 
     @extend_schema(parameters=[IF_MATCH])
@@ -336,7 +353,8 @@ class CuratedViewSet(viewsets.ModelViewSet):
             instance = serializer.save(created_by=request.user, updated_by=request.user)
             instance = self.get_queryset().get(pk=instance.pk)
             data = self.serializer_class(instance, context=self.get_serializer_context()).data
-        return Response(data, status=status.HTTP_201_CREATED, headers={"ETag": etag(instance)})
+            tag = self.current_etag(instance)
+        return Response(data, status=status.HTTP_201_CREATED, headers={"ETag": tag})
 
     # ---- history
 
@@ -400,7 +418,7 @@ class CuratedViewSet(viewsets.ModelViewSet):
         restored.save()
         restored = self.get_queryset().get(pk=instance.pk)
         data = self.serializer_class(restored, context=self.get_serializer_context()).data
-        return Response(data, headers={"ETag": etag(restored)})
+        return Response(data, headers={"ETag": self.current_etag(restored)})
 
 
 @extend_schema_view(list=extend_schema(summary="List topics"))

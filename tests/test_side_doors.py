@@ -1,5 +1,6 @@
 """The side doors outside testing found (issue 18), each with the test that failed before its fix."""
 
+import datetime
 import json
 import threading
 import time
@@ -173,3 +174,82 @@ def waiting_for_the_lock(holder, results, seconds=20):
                 return
             time.sleep(0.05)
     raise AssertionError(f"the write never waited for the row lock: {[r.content for r in results]}")
+
+
+# ---------------------------------------------------------------- 10. ETags cover nested data
+
+
+@pytest.mark.parametrize("reader", ["anonymous", "curator"])
+def test_a_statements_etag_changes_when_its_claim_changes(curators, reader):
+    editor_api, publisher_api = curators
+    client = token_client() if reader == "anonymous" else editor_api
+    statement = StatementFactory(status="published", text="Said.")
+    claim = ClaimFactory(statement=statement, status="published", text="Checkable before.")
+    url = f"{API}/statements/{statement.public_id}/"
+    before = etag(client, url)
+    assert client.get(url, HTTP_IF_NONE_MATCH=before).status_code == 304
+    patch(publisher_api, f"{API}/claims/{claim.public_id}/", {"text": "Checkable after."})
+    response = client.get(url, HTTP_IF_NONE_MATCH=before)
+    assert response.status_code == 200
+    assert "Checkable after." in response.content.decode()
+    assert response["ETag"] != before
+
+
+def test_a_write_with_an_etag_read_before_a_nested_change_is_refused(curators):
+    editor_api, publisher_api = curators
+    statement = StatementFactory(status="draft", text="Said.")
+    claim = ClaimFactory(statement=statement, status="draft", text="Checkable before.")
+    url = f"{API}/statements/{statement.public_id}/"
+    before = etag(editor_api, url)
+    patch(publisher_api, f"{API}/claims/{claim.public_id}/", {"text": "Checkable after."})
+    response = editor_api.patch(url, {"text": "Reworded."}, format="json", HTTP_IF_MATCH=before)
+    assert response.status_code == 412
+    # The ETag a write answers is the one the next read gives, so writes can follow each other.
+    tag = editor_api.patch(url, {"text": "Reworded."}, format="json", HTTP_IF_MATCH=etag(editor_api, url))[
+        "ETag"
+    ]
+    assert tag == etag(editor_api, url)
+
+
+# ---------------------------------------------------------------- 2. a published claim's draft statement
+
+
+@pytest.fixture
+def claim_of_a_draft(db):
+    from tests.factories import SpeakerFactory
+
+    speaker = SpeakerFactory(slug="hidden-speaker")
+    draft = StatementFactory(status="draft", said_on=datetime.date(2011, 5, 5), speakers=[speaker])
+    claim = ClaimFactory(statement=draft, status="published", text="A claim made public early.")
+    return claim, draft, speaker
+
+
+@pytest.mark.parametrize(
+    "query", ["said_after=2011-05-01", "said_before=2011-05-31", "speaker=hidden-speaker"]
+)
+def test_claim_filters_do_not_answer_from_a_draft_statement(anon_api, editor_api, claim_of_a_draft, query):
+    claim, _, _ = claim_of_a_draft
+    found = anon_api.get(f"{API}/claims/?{query}")
+    assert found.status_code == 200
+    assert found.json()["results"] == []
+    # Curators, who see the draft, find the claim by it.
+    assert [c["id"] for c in editor_api.get(f"{API}/claims/?{query}").json()["results"]] == [
+        str(claim.public_id)
+    ]
+
+
+def test_a_drafts_id_answers_as_an_unknown_id_does(anon_api, editor_api, claim_of_a_draft):
+    _, draft, _ = claim_of_a_draft
+    draft_claim = ClaimFactory(statement=None, status="draft")
+    unknown = "00000000-0000-0000-0000-000000000000"
+    for url, hidden in [
+        (f"{API}/statements/?responds_to=", draft.public_id),
+        (f"{API}/reviews/?claim=", draft_claim.public_id),
+        (f"{API}/claims/?statement=", draft.public_id),
+    ]:
+        if "claims/?statement" in url and anon_api.get(url + unknown).status_code != 400:
+            continue  # no such filter
+        to_unknown, to_hidden = anon_api.get(f"{url}{unknown}"), anon_api.get(f"{url}{hidden}")
+        assert (to_unknown.status_code, to_hidden.status_code) == (400, 400), url
+        assert to_hidden.json()["errors"][0]["code"] == to_unknown.json()["errors"][0]["code"] == "not_found"
+        assert editor_api.get(f"{url}{hidden}").status_code == 200

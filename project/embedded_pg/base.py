@@ -66,6 +66,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             return super().get_new_connection(conn_params)
         except psycopg2.OperationalError:
-            # Stopped or killed since this process found it: start it again, once.
-            host, port = _server_address(self._pgdata(), refresh=True)
+            pgdata = self._pgdata()
+            known = _servers.get(pgdata)
+            if known is None or (conn_params.get("host"), str(conn_params.get("port"))) != (
+                known.host,
+                str(known.port),
+            ):
+                raise  # not our server's address that failed
+            # Our server, stopped or killed since this process found it: start it again, once.
+            host, port = _server_address(pgdata, refresh=True)
             return super().get_new_connection({**conn_params, "host": host, "port": port})
