@@ -300,8 +300,11 @@ def claims_for_export(queryset: QuerySet, reviews: QuerySet) -> QuerySet:
     )
 
 
-def claim_record(claim: models.Claim) -> dict:
+def claim_record(claim: models.Claim, *, public_only: bool = False) -> dict:
+    """``public_only``: for readers who see no drafts, a draft statement is no statement."""
     statement = claim.statement
+    if public_only and statement is not None and not statement.is_public:
+        statement = None
     reviews = list(claim.reviews.all())
     return {
         "id": str(claim.public_id),
@@ -342,7 +345,7 @@ def _creative_work(source: str, outlet: str) -> str:
         'publisher', CASE WHEN {outlet}.id IS NOT NULL THEN json_build_object('@type', 'Organization', 'name', {outlet}.name) END)"""
 
 
-def claimreview_sql(ids_sql: str) -> str:
+def claimreview_sql(ids_sql: str, *, public_only: bool = False) -> str:
     """One row per review (``ids_sql`` selects their ids): its schema.org ClaimReview as JSON text.
 
     Google's fact-check markup: the reviewer as author, the rating on the
@@ -351,12 +354,20 @@ def claimreview_sql(ids_sql: str) -> str:
     made (at its precision, not when it was checked), and where it appeared.
     Fields without a value are left out (``json_strip_nulls``). Speakers and
     sources are aggregated per statement set-based, not looked up per review.
+    ``public_only`` (readers who see no drafts): a claim's draft statement is left out,
+    with its speakers, date and appearances.
     """
     work = _creative_work("so", "po")
+    public = ", ".join(f"'{status}'" for status in models.StatusQuerySet.PUBLIC_STATUSES)
+    statement_id = (
+        f"(SELECT cs.id FROM claims_statement cs WHERE cs.id = c.statement_id AND cs.status IN ({public}))"
+        if public_only
+        else "c.statement_id"
+    )
     return f"""
     WITH selected AS MATERIALIZED (
         SELECT r.id, r.public_id, r.rating_text, r.rating_value, r.best_rating, r.worst_rating, r.url,
-               r.published_on, r.summary, r.reviewer_id, c.text AS claim_text, c.statement_id
+               r.published_on, r.summary, r.reviewer_id, c.text AS claim_text, {statement_id} AS statement_id
         FROM claims_review r JOIN claims_claim c ON c.id = r.claim_id
         WHERE r.id IN ({ids_sql})
     ), authors AS (
@@ -395,14 +406,15 @@ def claimreview_sql(ids_sql: str) -> str:
     """
 
 
-def _claimreviews_copy(reviews: QuerySet) -> tuple[str, tuple]:
+def _claimreviews_copy(reviews: QuerySet, *, public_only: bool = False) -> tuple[str, tuple]:
     ids_sql, params = selected_ids(reviews)
-    return f"COPY ({claimreview_sql(ids_sql)}) TO STDOUT WITH ({JSONL_COPY_OPTIONS})", params
+    sql = claimreview_sql(ids_sql, public_only=public_only)
+    return f"COPY ({sql}) TO STDOUT WITH ({JSONL_COPY_OPTIONS})", params
 
 
-def claimreviews_jsonl(reviews: QuerySet) -> Iterator[bytes]:
+def claimreviews_jsonl(reviews: QuerySet, *, public_only: bool = False) -> Iterator[bytes]:
     """The reviews as ClaimReview JSON Lines, built by PostgreSQL and streamed as it comes."""
-    return copy_to_stdout(*_claimreviews_copy(reviews))
+    return copy_to_stdout(*_claimreviews_copy(reviews, public_only=public_only))
 
 
 def write_claimreviews(reviews: QuerySet, file) -> None:
@@ -412,10 +424,10 @@ def write_claimreviews(reviews: QuerySet, file) -> None:
         cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), file)
 
 
-def claimreview(review: models.Review) -> dict:
+def claimreview(review: models.Review, *, public_only: bool = False) -> dict:
     """One review as a ClaimReview object."""
     with connection.cursor() as cursor:
-        cursor.execute(claimreview_sql("%s"), [review.pk])
+        cursor.execute(claimreview_sql("%s", public_only=public_only), [review.pk])
         return cursor.fetchone()[0]  # psycopg2 parses JSON
 
 

@@ -128,9 +128,10 @@ class OrderingFilter(filters.ChoiceFilter):
         super().__init__(choices=choices, method=lambda qs, name, value: qs, **kwargs)
 
 
-def search_filter(function):
+def search_filter(function, *, method=None):
+    """``?q=``: ``function(queryset, term)``, or the FilterSet's ``method`` when it needs the reader."""
     return filters.CharFilter(
-        method=lambda qs, name, value: function(qs, value.strip()) if value.strip() else qs,
+        method=method or (lambda qs, name, value: function(qs, value.strip()) if value.strip() else qs),
         max_length=MAX_QUERY_LENGTH,
         help_text='Words to find, in web-search syntax ("exact phrase", or, -excluded); accents, case and '
         "spelling variants (aliases) do not matter. Results come by relevance unless `ordering` is given.",
@@ -433,7 +434,7 @@ class ClaimFilterSet(CuratedFilterSet):
         "created_at": ordering(SortKey("created_at")),
         **CuratedFilterSet.ORDERINGS,
     }
-    q = search_filter(search.search_claims)
+    q = search_filter(search.search_claims, method="filter_q")
     speaker = RefFilter(
         model=models.Speaker,
         slug_field="slug",
@@ -471,6 +472,14 @@ class ClaimFilterSet(CuratedFilterSet):
     class Meta:
         model = models.Claim
         fields = []
+
+    def filter_q(self, qs, name, value):
+        term = value.strip()
+        if not term:
+            return qs
+        if self.sees_drafts(models.Statement):
+            return search.search_claims(qs, term)
+        return search.search_public_claims(qs, term)
 
     def statement_visible(self) -> Q:
         """What the statement filters look at: for readers who see no drafts, only a public

@@ -15,7 +15,7 @@ import functools
 import re
 import time
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -158,6 +158,29 @@ search_statements = full_text
 search_claims = full_text
 search_sources = full_text
 
+# A claim's search document holds its statement's words too (weight B). For readers who see no
+# drafts, a claim whose statement is a draft matches only by its own words (weight A).
+STATEMENT_SHOWN = Q(statement__isnull=True) | Q(statement__status__in=models.StatusQuerySet.PUBLIC_STATUSES)
+
+
+def _own_words():
+    return Func(F("search_vector"), Value("{a}"), function="ts_filter", output_field=SearchVectorField())
+
+
+def _matches(vector, query) -> Func:
+    return Func(vector, query, function="ts_match_vq", output_field=BooleanField())
+
+
+def without_hidden_statement_words(queryset: QuerySet, query: SearchQuery) -> QuerySet:
+    """Claims that match ``query`` (already filtered on it) minus those that match only by the
+    words of a statement the reader may not see."""
+    return queryset.filter(STATEMENT_SHOWN | Q(_matches(_own_words(), query)))
+
+
+def search_public_claims(queryset: QuerySet, term: str) -> QuerySet:
+    """``search_claims`` for readers who see no drafts."""
+    return without_hidden_statement_words(search_claims(queryset, term), text_query(term))
+
 
 def search_speakers(queryset: QuerySet, term: str) -> QuerySet:
     """Names and aliases: substrings, or close enough to be a misspelling (trigrams)."""
@@ -187,7 +210,9 @@ def snippets(model, ids, term: str) -> dict:
     return dict(rows)
 
 
-def similar_claims(text: str, *, threshold: float, limit: int, queryset: QuerySet | None = None):
+def similar_claims(
+    text: str, *, threshold: float, limit: int, queryset: QuerySet | None = None, public_only: bool = False
+):
     """Existing claims like ``text``, best first, each with a ``score`` in [0, 1].
 
     Candidates come from the full-text index: claims sharing at least two of
@@ -197,17 +222,29 @@ def similar_claims(text: str, *, threshold: float, limit: int, queryset: QuerySe
     word order, missing diacritics and typos) and the share of the text's
     words the claim contains (survives light rewording). Scoring every claim
     would cost a full scan; this costs one index lookup and a hundred scores.
+
+    ``public_only`` (readers who see no drafts): the words of a claim's draft statement
+    neither make it a candidate nor count in its score.
     """
     queryset = models.Claim.objects.all() if queryset is None else queryset
     words = lexemes(text)
     if not words:
         return queryset.none()
     # Fetched first, so that the exact scores are computed for these rows only.
-    best = list(claim_candidates(queryset, words))
+    best = list(claim_candidates(queryset, words, public_only=public_only))
     normalized = normalize(text)
     trigram = Func(F("normalized_text"), normalized, function="similarity", output_field=FloatField())
+    vector = (
+        Case(
+            When(STATEMENT_SHOWN, then=F("search_vector")),
+            default=_own_words(),
+            output_field=SearchVectorField(),
+        )
+        if public_only
+        else F("search_vector")
+    )
     matched = [
-        Case(When(search_vector=_any_of([word]), then=Value(1.0)), default=Value(0.0)) for word in words
+        Case(When(_matches(vector, _any_of([word])), then=Value(1.0)), default=Value(0.0)) for word in words
     ]
     overlap = ExpressionWrapper(sum(matched[1:], matched[0]) / len(words), output_field=FloatField())
     scored = (
@@ -219,7 +256,7 @@ def similar_claims(text: str, *, threshold: float, limit: int, queryset: QuerySe
     return scored.order_by("-score", "-id")[:limit]
 
 
-def claim_candidates(queryset: QuerySet, lexemes: list[str]) -> QuerySet:
+def claim_candidates(queryset: QuerySet, lexemes: list[str], *, public_only: bool = False) -> QuerySet:
     """Ids of the claims sharing the most of these words, from the full-text index."""
     common = common_claim_words()
     distinctive = [word for word in lexemes if word not in common] or lexemes
@@ -228,9 +265,11 @@ def claim_candidates(queryset: QuerySet, lexemes: list[str]) -> QuerySet:
         _quote(key[0])
     ]
     shared = SearchQuery(" | ".join(f"({p})" for p in pairs), config="simple", search_type="raw")
+    candidates = queryset.filter(search_vector=shared)
+    if public_only:
+        candidates = without_hidden_statement_words(candidates, shared)
     return (
-        queryset.filter(search_vector=shared)
-        .annotate(candidate_rank=SearchRank(F("search_vector"), _any_of(lexemes)))
+        candidates.annotate(candidate_rank=SearchRank(F("search_vector"), _any_of(lexemes)))
         .order_by("-candidate_rank", "-id")
         .values_list("pk", flat=True)[:CANDIDATES]
     )

@@ -589,12 +589,16 @@ class ClaimViewSet(CuratedViewSet):
         claims = self.filter_queryset(models.Claim.objects.visible_to(request.user)).order_by("id")
         reviews = models.Review.objects.visible_to(request.user)
         export_format = request.accepted_renderer.format
+        public_only = not sees_drafts(request.user, models.Statement)
         if export_format == "claimreview":
             # One complete ClaimReview per review of the filtered claims.
             selected = reviews.filter(claim__in=claims).order_by("id")
-            chunks = exports.claimreviews_jsonl(selected)
+            chunks = exports.claimreviews_jsonl(selected, public_only=public_only)
         else:
-            records = map(exports.claim_record, exports.iterate(exports.claims_for_export(claims, reviews)))
+            records = (
+                exports.claim_record(claim, public_only=public_only)
+                for claim in exports.iterate(exports.claims_for_export(claims, reviews))
+            )
             if export_format == "csv":
                 chunks = exports.stream_csv(records, exports.CLAIM_COLUMNS)
             else:
@@ -611,7 +615,11 @@ class ClaimViewSet(CuratedViewSet):
     def similar(self, request):
         params = serializers.SimilarClaimsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        claims = search.similar_claims(**params.validated_data, queryset=self.get_queryset())
+        claims = search.similar_claims(
+            **params.validated_data,
+            queryset=self.get_queryset(),
+            public_only=not sees_drafts(request.user, models.Statement),
+        )
         results = serializers.SimilarClaimSerializer(
             claims, many=True, context=self.get_serializer_context()
         ).data
@@ -649,7 +657,10 @@ class ReviewViewSet(CuratedViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def claimreview(self, request, *args, **kwargs):
         review = self.get_object()
-        return Response(exports.claimreview(review), content_type="application/ld+json")
+        public_only = not sees_drafts(request.user, models.Statement)
+        return Response(
+            exports.claimreview(review, public_only=public_only), content_type="application/ld+json"
+        )
 
     def get_queryset(self):
         user = self.request.user
