@@ -7,6 +7,7 @@ import uuid
 import orjson
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, StreamingHttpResponse
@@ -412,9 +413,23 @@ class CuratedViewSet(viewsets.ModelViewSet):
             raise Http404 from None
         restored = old.instance
         restored.pk = instance.pk
+        restored._state.adding = False  # the row it replaces exists: uniqueness is checked against others
         restored.updated_by = request.user
         restored._history_user = request.user
         restored._change_reason = f"Restored version {old.history_id}"
+        # The same validation as an edit: an old version may not fit what changed since (a
+        # source's old citation can close a cycle through a source edited meanwhile).
+        try:
+            restored.full_clean(validate_unique=True, validate_constraints=True)
+        except DjangoValidationError as error:
+            raise ValidationError(
+                {
+                    "version": [
+                        f"Version {old.history_id} cannot be restored: {message}"
+                        for message in error.messages
+                    ]
+                }
+            ) from None
         restored.save()
         restored = self.get_queryset().get(pk=instance.pk)
         data = self.serializer_class(restored, context=self.get_serializer_context()).data

@@ -351,3 +351,32 @@ def test_the_statements_exports_show_no_draft_id(drafts_with_markers, export_for
     exported = body(token_client().get(f"{API}/statements/export/?format={export_format}"))
     assert str(drafts_with_markers["statement"].public_id) in exported
     assert not any(hidden in exported for hidden in drafts_with_markers["hidden"])
+
+
+# ---------------------------------------------------------------- 7. restore validates
+
+
+def test_a_restore_that_would_make_a_citation_cycle_is_refused(curators):
+    from tests.factories import SourceFactory
+
+    _, publisher_api = curators
+    first, second = SourceFactory(title="First"), SourceFactory(title="Second")
+    first_url, second_url = f"{API}/sources/{first.public_id}/", f"{API}/sources/{second.public_id}/"
+    patch(publisher_api, first_url, {"cites": str(second.public_id)})
+    citing = publisher_api.get(first_url + "history/").json()["results"][0]["version"]
+    patch(publisher_api, first_url, {"cites": None})
+    patch(publisher_api, second_url, {"cites": str(first.public_id)})
+    response = publisher_api.post(
+        f"{first_url}history/{citing}/restore/", HTTP_IF_MATCH=etag(publisher_api, first_url)
+    )
+    assert response.status_code == 400, response.content
+    assert "citation cycle" in response.json()["errors"][0]["detail"]
+    first.refresh_from_db()
+    assert first.cites_id is None
+    # Both stay editable, and a good restore still works.
+    patch(publisher_api, first_url, {"title": "First, retitled"})
+    patch(publisher_api, second_url, {"cites": None})
+    response = publisher_api.post(
+        f"{first_url}history/{citing}/restore/", HTTP_IF_MATCH=etag(publisher_api, first_url)
+    )
+    assert response.status_code == 200, response.content
