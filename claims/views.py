@@ -1,5 +1,6 @@
 """REST API v1: one ViewSet per resource."""
 
+import contextlib
 import hashlib
 import re
 import uuid
@@ -7,6 +8,7 @@ import uuid
 import orjson
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Prefetch
@@ -16,9 +18,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
 from . import exports, filters, models, representations, search, serializers
 from .exceptions import PreconditionFailed, PreconditionRequired
@@ -64,12 +67,72 @@ class ClaimReviewRenderer(ExportRenderer):
 FORMAT = OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Export format.")
 
 
-def streaming_export(chunks, *, name: str, renderer: ExportRenderer) -> StreamingHttpResponse:
+def streaming_export(chunks, *, name: str, renderer: ExportRenderer, request) -> StreamingHttpResponse:
+    """The export's response; refused (429) while this client has ``API_EXPORTS_PER_CLIENT``
+    exports streaming already (counted in the shared cache, released when each one ends)."""
+    release = acquire_export_slot(request)
     extension = "csv" if renderer.format == "csv" else "jsonl"
-    response = StreamingHttpResponse(chunks, content_type=f"{renderer.media_type}; charset=utf-8")
+    response = StreamingHttpResponse(
+        ReleasedWhenClosed(chunks, release), content_type=f"{renderer.media_type}; charset=utf-8"
+    )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{extension}"'
     return response
+
+
+# Longest an export's slot is held if its process dies without releasing it.
+EXPORT_SLOT_SECONDS = 3600
+
+
+def acquire_export_slot(request):
+    """Take one of this client's export slots, or raise a 429; returns the release function."""
+    user = request.user
+    ident = f"user:{user.pk}" if user.is_authenticated else f"anon:{BaseThrottle().get_ident(request)}"
+    key = f"claims:exports:{ident}"
+    limit = settings.API_EXPORTS_PER_CLIENT
+    cache.add(key, 0, EXPORT_SLOT_SECONDS)
+    if cache.incr(key) > limit:
+        cache.decr(key)
+        raise Throttled(
+            detail=f"At most {limit} exports may stream at once for one client: wait for one to finish."
+        )
+    cache.touch(key, EXPORT_SLOT_SECONDS)
+
+    def release():
+        with contextlib.suppress(ValueError):  # expired meanwhile
+            if cache.decr(key) < 0:
+                cache.set(key, 0, EXPORT_SLOT_SECONDS)
+
+    return release
+
+
+class ReleasedWhenClosed:
+    """An export's chunks; ``release`` runs once, when they end or the response is closed (a
+    client gone before the first chunk too, which a generator's ``finally`` would miss)."""
+
+    def __init__(self, chunks, release):
+        self._chunks, self._release, self._released = iter(chunks), release, False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        if self._released:
+            return
+        self._released = True
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._release()
 
 
 def with_write_serializer(summary, write, read):
@@ -572,7 +635,9 @@ class StatementViewSet(CuratedViewSet):
             chunks = exports.statements_csv(statements)
         else:
             chunks = exports.statements_jsonl(statements)
-        return streaming_export(chunks, name="statements", renderer=request.accepted_renderer)
+        return streaming_export(
+            chunks, name="statements", renderer=request.accepted_renderer, request=request
+        )
 
 
 @with_write_serializer(
@@ -618,7 +683,7 @@ class ClaimViewSet(CuratedViewSet):
                 chunks = exports.stream_csv(records, exports.CLAIM_COLUMNS)
             else:
                 chunks = exports.stream_jsonl(records)
-        return streaming_export(chunks, name="claims", renderer=request.accepted_renderer)
+        return streaming_export(chunks, name="claims", renderer=request.accepted_renderer, request=request)
 
     @extend_schema(
         summary="Has this been checked before? Existing claims ranked by similarity to a text",

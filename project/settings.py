@@ -200,6 +200,15 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # A shared cache lets every server process count rate limits together.
 REDIS_URL = os.getenv("REDIS_URL", "")
+# In production every process must count against the same limits: without REDIS_URL each
+# gunicorn worker would count alone (N workers, N times the limit). A deployment with a single
+# process may say so with RATE_LIMIT_CACHE=local.
+RATE_LIMIT_CACHE = os.getenv("RATE_LIMIT_CACHE", "redis" if REDIS_URL else "")
+if not DEBUG and not REDIS_URL and RATE_LIMIT_CACHE != "local":
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when DJANGO_DEBUG is false, so that every server process counts rate "
+        "limits together (or set RATE_LIMIT_CACHE=local for a single-process deployment)"
+    )
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -223,6 +232,9 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
+    # Forwarded-for headers are believed only from this many proxies in front of the app
+    # (API_TRUSTED_PROXIES, default 0: none; the client is the connection's address).
+    "NUM_PROXIES": int(os.getenv("API_TRUSTED_PROXIES", "0")),
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.getenv("API_ANON_RATE", "120/minute"),
         "user": os.getenv("API_USER_RATE", "1200/minute"),
@@ -238,6 +250,9 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
     "ORJSON_RENDERER_OPTIONS": [orjson.OPT_UTC_Z],
 }
+
+# Exports stream for minutes on a large archive: each client may run this many at once.
+API_EXPORTS_PER_CLIENT = int(os.getenv("API_EXPORTS_PER_CLIENT", "2"))
 
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "claims.exceptions.ExceptionHandler",

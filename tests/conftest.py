@@ -43,6 +43,17 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture
+def rates(monkeypatch):
+    """Set the rate limits for one test (DRF reads them once, into the throttle class)."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    def set_rates(**rates):
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+
+    return set_rates
+
+
 def token_client(user=None):
     """An API client that authenticates the way real clients do: with a token header."""
     from knox.models import AuthToken

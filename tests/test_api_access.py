@@ -186,17 +186,6 @@ def test_session_auth_needs_csrf(editor):
 # ---------------------------------------------------------------- rate limits and CORS
 
 
-@pytest.fixture
-def rates(monkeypatch):
-    """Set the rate limits for one test (DRF reads them once, into the throttle class)."""
-    from rest_framework.throttling import SimpleRateThrottle
-
-    def set_rates(**rates):
-        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
-
-    return set_rates
-
-
 def test_anonymous_clients_are_rate_limited(anon_api, rates):
     rates(anon="3/minute", user="100/minute")
     assert [anon_api.get(f"{API}/topics/").status_code for _ in range(4)] == [200, 200, 200, 429]

@@ -48,6 +48,7 @@ def test_production_settings_pass_the_deployment_checks():
     result = _manage(
         "check", "--deploy", "--fail-level", "WARNING",
         DJANGO_DEBUG="false", DJANGO_SECRET_KEY="x7Gq2-" * 10, DJANGO_ALLOWED_HOSTS="claims.example.org",
+        REDIS_URL="redis://127.0.0.1:6379/0",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -57,3 +58,14 @@ def test_production_refuses_to_start_without_a_real_secret_key():
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
     result = _manage("check", DJANGO_DEBUG="false", DJANGO_SECRET_KEY="short")
     assert result.returncode != 0 and "long random string" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_shared_rate_limit_cache():
+    key = "x7Gq2-" * 10
+    result = _manage("check", DJANGO_DEBUG="false", DJANGO_SECRET_KEY=key, REDIS_URL="", RATE_LIMIT_CACHE="")
+    assert result.returncode != 0 and "REDIS_URL must be set" in result.stderr
+    # A single-process deployment says so.
+    result = _manage(
+        "check", DJANGO_DEBUG="false", DJANGO_SECRET_KEY=key, REDIS_URL="", RATE_LIMIT_CACHE="local"
+    )
+    assert result.returncode == 0, result.stderr

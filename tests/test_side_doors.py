@@ -380,3 +380,50 @@ def test_a_restore_that_would_make_a_citation_cycle_is_refused(curators):
         f"{first_url}history/{citing}/restore/", HTTP_IF_MATCH=etag(publisher_api, first_url)
     )
     assert response.status_code == 200, response.content
+
+
+# ---------------------------------------------------------------- 3. rate limits
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_limit(anon_api, rates):
+    rates(anon="3/minute", user="100/minute")
+    codes = [
+        anon_api.get(f"{API}/topics/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_behind_trusted_proxies_the_client_is_what_the_last_proxy_saw(anon_api, rates, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    rates(anon="2/minute", user="100/minute")
+
+    def get(forwarded):
+        return anon_api.get(f"{API}/topics/", HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    # What the client puts first is forged at will; the proxy appends the address it saw.
+    assert [get(f"10.0.0.{n}, 203.0.113.5") for n in range(3)] == [200, 200, 429]
+    assert get("203.0.113.6") == 200  # another client
+
+
+def test_exports_per_client_are_limited_while_they_stream(settings):
+    settings.API_EXPORTS_PER_CLIENT = 2
+    StatementFactory(status="published")
+    client = token_client()
+    streaming = [client.get(f"{API}/statements/export/?format=csv") for _ in range(2)]
+    assert [r.status_code for r in streaming] == [200, 200]
+    refused = client.get(f"{API}/claims/export/?format=csv")
+    assert refused.status_code == 429
+    assert "At most 2 exports" in refused.json()["errors"][0]["detail"]
+    # Another client is not affected.
+    assert (
+        token_client().get(f"{API}/statements/export/?format=csv", REMOTE_ADDR="198.51.100.9").status_code
+        == 200
+    )
+    # One read to its end (or closed) frees its slot.
+    b"".join(streaming[0].streaming_content)
+    streaming[0].close()
+    again = client.get(f"{API}/statements/export/?format=csv")
+    assert again.status_code == 200
+    for response in (streaming[1], again):
+        response.close()
+    assert client.get(f"{API}/statements/export/?format=csv").status_code == 200
