@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import search
+from . import search, services
 from .models import (
     Affiliation,
     Appearance,
@@ -101,6 +101,18 @@ class CuratedAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         stamp(obj, request.user)
         super().save_model(request, obj, form, change)
+
+    def get_deleted_objects(self, objs, request):
+        """Also listed as protected (so the delete page refuses, as for a PROTECT key): public
+        records, which are kept, and what a many-to-many relation would lose (services)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        kept = []
+        for obj in objs:
+            reason = services.deletion_refused(obj)
+            if reason:
+                kept.append(f"{obj}: {reason}")
+            kept += [f"{type(r)._meta.verbose_name.capitalize()}: {r}" for r in services.lost_references(obj)]
+        return deleted, counts, perms_needed, [*protected, *kept]
 
     def save_formset(self, request, form, formset, change):
         for inline_form in formset.forms:

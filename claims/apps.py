@@ -23,3 +23,11 @@ class ClaimsConfig(AppConfig):
 
     def ready(self):
         connection_created.connect(configure_connection, dispatch_uid="claims.session_settings")
+        from django.db.models.signals import pre_delete
+
+        from .services import protect_references
+
+        for model in (self.get_model("Source"), self.get_model("Topic")):
+            pre_delete.connect(
+                protect_references, sender=model, dispatch_uid=f"claims.protect.{model.__name__}"
+            )

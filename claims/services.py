@@ -2,7 +2,45 @@
 
 from django.apps import apps
 from django.db import connection, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
+
+# At most this many referring records are named when a deletion is refused.
+NAMED_REFERENCES = 1000
+
+
+def lost_references(record) -> list:
+    """The records that deleting ``record`` would silently change through a many-to-many
+    relation (no foreign key to protect them): the reviews citing a source as evidence, the
+    statements and claims tagged with a topic."""
+    from .models import Source, Topic
+
+    if isinstance(record, Source) and record.pk is not None:
+        return list(record.evidence_for.all()[:NAMED_REFERENCES])
+    if isinstance(record, Topic) and record.pk is not None:
+        return [*record.statements.all()[:NAMED_REFERENCES], *record.claims.all()[:NAMED_REFERENCES]]
+    return []
+
+
+def protect_references(sender, instance, **kwargs) -> None:
+    """pre_delete: refuse to delete evidence that many-to-many relations would lose silently
+    (the same ProtectedError a PROTECT foreign key raises, so API and admin answer alike)."""
+    referring = lost_references(instance)
+    if referring:
+        raise ProtectedError(f"Cannot delete {instance}: other records refer to it.", set(referring))
+
+
+def deletion_refused(record) -> str | None:
+    """Why ``record`` may not be deleted by a curator (API or admin), or None.
+
+    Published and retracted records were public: they are kept (a retracted one stays visible,
+    marked retracted), so that nothing that was public vanishes. Drafts may be deleted."""
+    if getattr(record, "is_public", False):
+        return (
+            f"This {record._meta.verbose_name} is {record.status}: published and retracted records are "
+            "kept. Retract it instead (it stays visible, marked retracted)."
+        )
+    return None
 
 
 @transaction.atomic

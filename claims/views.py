@@ -23,8 +23,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from . import exports, filters, models, representations, search, serializers
-from .exceptions import PreconditionFailed, PreconditionRequired
+from . import exports, filters, models, representations, search, serializers, services
+from .exceptions import Conflict, PreconditionFailed, PreconditionRequired
 from .pagination import SortKey, apply_ordering, ordering
 from .permissions import is_publisher, sees_drafts
 
@@ -403,6 +403,9 @@ class CuratedViewSet(viewsets.ModelViewSet):
     @transaction.atomic
     def destroy(self, request, *args, **kwargs):
         instance = self.locked_object(request)
+        refused = services.deletion_refused(instance)
+        if refused:
+            raise Conflict(refused)
         instance._history_user = request.user
         instance.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -427,3 +427,61 @@ def test_exports_per_client_are_limited_while_they_stream(settings):
     for response in (streaming[1], again):
         response.close()
     assert client.get(f"{API}/statements/export/?format=csv").status_code == 200
+
+
+# ---------------------------------------------------------------- 8. evidence does not vanish
+
+
+def test_a_source_used_as_evidence_and_a_topic_in_use_cannot_be_deleted(admin_api):
+    from claims.models import Source, Topic
+    from tests.factories import ReviewFactory, SourceFactory, TopicFactory
+
+    source = SourceFactory()
+    review = ReviewFactory(status="published")
+    review.evidence.add(source)
+    topic = TopicFactory(slug="in-use")
+    StatementFactory(status="published").topics.add(topic)
+    for url in (f"{API}/sources/{source.public_id}/", f"{API}/topics/{topic.slug}/"):
+        response = admin_api.delete(url, HTTP_IF_MATCH=etag(admin_api, url))
+        assert response.status_code == 409, response.content
+        assert "still referenced by 1 " in response.json()["errors"][0]["detail"]
+    assert Source.objects.filter(pk=source.pk).exists() and Topic.objects.filter(pk=topic.pk).exists()
+    assert list(review.evidence.all()) == [source]
+    # Unused ones go as before.
+    unused = TopicFactory(slug="unused")
+    url = f"{API}/topics/{unused.slug}/"
+    assert admin_api.delete(url, HTTP_IF_MATCH=etag(admin_api, url)).status_code == 204
+
+
+@pytest.mark.parametrize("status", ["published", "retracted"])
+def test_public_records_are_not_deleted_but_drafts_are(admin_api, status):
+    kept = StatementFactory(status=status)
+    url = f"{API}/statements/{kept.public_id}/"
+    response = admin_api.delete(url, HTTP_IF_MATCH=etag(admin_api, url))
+    assert response.status_code == 409
+    assert "Retract it instead" in response.json()["errors"][0]["detail"]
+    draft = StatementFactory(status="draft")
+    url = f"{API}/statements/{draft.public_id}/"
+    assert admin_api.delete(url, HTTP_IF_MATCH=etag(admin_api, url)).status_code == 204
+
+
+def test_the_admin_delete_page_refuses_public_records_and_used_evidence(client):
+    from tests.factories import ReviewFactory, SourceFactory
+
+    client.force_login(UserFactory(username="boss", is_superuser=True, is_staff=True))
+    kept = StatementFactory(status="retracted", text="Kept for the record.")
+    page = client.get(f"/admin/claims/statement/{kept.pk}/delete/")
+    assert page.status_code == 200
+    assert "Retract it instead" in page.content.decode()
+    refused = client.post(f"/admin/claims/statement/{kept.pk}/delete/", {"post": "yes"})
+    assert "Cannot delete" in refused.content.decode()  # the page again, nothing deleted
+    assert type(kept).objects.filter(pk=kept.pk).exists()
+    source = SourceFactory()
+    ReviewFactory().evidence.add(source)
+    page = client.get(f"/admin/claims/source/{source.pk}/delete/")
+    assert "Review:" in page.content.decode()
+    assert (
+        "Cannot delete"
+        in client.post(f"/admin/claims/source/{source.pk}/delete/", {"post": "yes"}).content.decode()
+    )
+    assert type(source).objects.filter(pk=source.pk).exists()
