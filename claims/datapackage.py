@@ -342,12 +342,18 @@ def _needed(template: str, statements) -> RawSQL:
     return RawSQL(template.format(ids=ids_sql), params * template.count("{ids}"))
 
 
-def _selected(table: Table, statements):
+def _selected(table: Table, statements, *, public_only: bool = False):
     """The rows of ``table`` the selected statements need (a queryset), or None for the
-    whole table (statements=None)."""
+    whole table (statements=None). ``public_only``: of claims and reviews, only the public
+    ones (and only reviews of public claims), for a package of public statements."""
     if statements is None:
         return None
     qs = table.model._default_manager.all()
+    if public_only and table.name == "claims":
+        qs = qs.filter(status__in=models.StatusQuerySet.PUBLIC_STATUSES)
+    if public_only and table.name == "reviews":
+        public = models.StatusQuerySet.PUBLIC_STATUSES
+        qs = qs.filter(status__in=public, claim__status__in=public)
     selected = {
         "speakers": lambda: qs.filter(pk__in=_needed(NEEDED_SPEAKERS, statements)),
         "affiliations": lambda: qs.filter(speaker__in=_needed(SPOKEN, statements)),
@@ -377,13 +383,16 @@ def _snapshot():
         yield
 
 
-def export_package(directory: Path, *, statements=None, filters: dict | None = None, progress=None) -> dict:
-    """Write the package into ``directory``; return the counts per table."""
+def export_package(
+    directory: Path, *, statements=None, filters: dict | None = None, progress=None, public_only: bool = False
+) -> dict:
+    """Write the package into ``directory``; return the counts per table. ``public_only``
+    (with ``statements``): leave out draft claims and reviews, and reviews of draft claims."""
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
     with _snapshot():
         for table in TABLES:
-            sql, params = _copy_sql(table, _selected(table, statements))
+            sql, params = _copy_sql(table, _selected(table, statements, public_only=public_only))
             bar = progress(table.name) if progress is not None else None
             with (directory / f"{table.name}.csv").open("wb") as file, connection.cursor() as cursor:
                 rows = _Rows(file, bar)
@@ -392,7 +401,7 @@ def export_package(directory: Path, *, statements=None, filters: dict | None = N
                 bar.update(rows.pending)
                 bar.close()
             counts[table.name] = rows.count
-        reviews = _selected(BY_NAME["reviews"], statements)
+        reviews = _selected(BY_NAME["reviews"], statements, public_only=public_only)
         with (directory / "claimreview.jsonl").open("wb") as f:
             exports.write_claimreviews(models.Review.objects.all() if reviews is None else reviews, f)
     package = {

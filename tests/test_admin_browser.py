@@ -167,3 +167,38 @@ def get(url):
 
 def public_ids(live_server):
     return [r["id"] for r in json.loads(get(f"{live_server.url}/api/v1/statements/"))["results"]]
+
+
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+    window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+def test_admin_and_api_docs_work_under_the_content_security_policy(browser, live_server):
+    """The policy blocks nothing the admin or Swagger UI needs (no violation is reported)."""
+    UserFactory(username="csp-editor", password=PASSWORD, is_staff=True, groups=["editors"])
+    SpeakerFactory(name="Ahmad al-Mesmari", slug="ahmad-al-mesmari")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(CSP_WATCH)
+    page = context.new_page()
+    response = page.goto(f"{live_server.url}/api/docs/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".swagger-ui .info .title", timeout=30000)
+    shot(page, "api-docs-under-csp")
+    violations = page.evaluate("window.__cspViolations")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", "csp-editor")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+    violations += page.evaluate("window.__cspViolations")
+    page.goto(f"{live_server.url}/admin/claims/statement/add/")
+    autocomplete(page, "#speaker_roles-0", "Mismari", "Ahmad al-Mesmari")
+    violations += page.evaluate("window.__cspViolations")
+    page.goto(f"{live_server.url}/admin/claims/statement/")
+    violations += page.evaluate("window.__cspViolations")
+    context.close()
+    assert violations == []

@@ -925,3 +925,25 @@ def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, 
     assert not [
         q for q in ctx.captured_queries if q["sql"].startswith("DROP INDEX") or "DROP CONSTRAINT" in q["sql"]
     ]
+
+
+def test_a_package_of_published_statements_holds_no_draft_claim_or_review(archive, tmp_path):
+    """--filter status=published is a public package: no draft claim, review, or review of a
+    draft claim, and ClaimReview only of what is public (issue 18, item 11)."""
+    from tests.factories import ClaimFactory, ReviewFactory
+
+    statement = Statement.objects.filter(status="published").first()
+    draft_claim = ClaimFactory(statement=statement, status="draft", text="A draft claim.")
+    review_of_draft = ReviewFactory(claim=draft_claim, status="published")
+    public_claim = ClaimFactory(statement=statement, status="published", text="A public claim.")
+    draft_review = ReviewFactory(claim=public_claim, status="draft")
+    public_review = ReviewFactory(claim=public_claim, status="published")
+    files = export(tmp_path / "pkg", "--filter", "status=published")
+    everything = b"".join(files.values()).decode()
+    for hidden in (draft_claim, review_of_draft, draft_review):
+        assert str(hidden.public_id) not in everything
+    for shown in (public_claim, public_review):
+        assert str(shown.public_id) in everything
+    # Without a status filter a curator's package is whole.
+    everything = b"".join(export(tmp_path / "all").values()).decode()
+    assert all(str(r.public_id) in everything for r in (draft_claim, review_of_draft, draft_review))

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import re
 import threading
 import time
 
@@ -485,3 +486,18 @@ def test_the_admin_delete_page_refuses_public_records_and_used_evidence(client):
         in client.post(f"/admin/claims/source/{source.pk}/delete/", {"post": "yes"}).content.decode()
     )
     assert type(source).objects.filter(pk=source.pk).exists()
+
+
+# ---------------------------------------------------------------- 11. hardening
+
+
+@pytest.mark.parametrize("url", ["/admin/login/", "/api/docs/"])
+def test_pages_carry_a_content_security_policy_without_inline_scripts(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == "'self'"
+    assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    # Every script the page runs is a file of this site: none inline (the policy would block it).
+    scripts = re.findall(r"<script\b([^>]*)>", response.content.decode())
+    assert scripts and all("src=" in attrs or "application/json" in attrs for attrs in scripts), scripts

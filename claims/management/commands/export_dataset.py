@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from claims.datapackage import export_package
 from claims.filters import StatementFilterSet
-from claims.models import Statement
+from claims.models import Statement, StatusQuerySet
 
 
 class Command(BaseCommand):
@@ -44,10 +44,15 @@ class Command(BaseCommand):
                 raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))
             statements = filterset.qs.order_by().values("pk")
         quiet = not sys.stderr.isatty()
+        # A package of public statements only (--filter status=published, or retracted too) is
+        # a public package: it holds no draft claim or review either.
+        statuses = filters.get("status", [])
+        public_only = bool(statuses) and set(statuses) <= set(StatusQuerySet.PUBLIC_STATUSES)
         counts = export_package(
             Path(directory),
             statements=statements,
             filters=filters,
+            public_only=public_only,
             progress=lambda name: tqdm(desc=name, unit=" rows", disable=quiet),
         )
         for table, n in counts.items():
