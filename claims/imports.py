@@ -121,10 +121,19 @@ class Report:
 # ---------------------------------------------------------------- reading
 
 
+def loads(text: str):
+    """``json.loads``, with nesting too deep to parse reported as the JSON error it is (the
+    parser's recursion would otherwise end the import with a traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
 def read_items(text: str) -> list[tuple[int, object]]:
     """(record number, item) pairs from an object, an array, an @graph, or JSON Lines."""
     try:
-        data = json.loads(text)
+        data = loads(text)
     except json.JSONDecodeError as whole_error:
         lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         if len(lines) < 2:
@@ -134,7 +143,7 @@ def read_items(text: str) -> list[tuple[int, object]]:
         items, problems = [], []
         for n, line in lines:
             try:
-                items.append((n, json.loads(line)))
+                items.append((n, loads(line)))
             except json.JSONDecodeError as error:
                 problems.append(f"line {n}: not JSON ({error.msg}, column {error.colno})")
         if problems:
@@ -532,7 +541,7 @@ def read_statement_rows(text: str) -> list[tuple[int, dict]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = loads(line)
             except json.JSONDecodeError as error:
                 problems.append(f"line {n}: not JSON ({error.msg}, column {error.colno})")
                 continue
@@ -544,20 +553,32 @@ def read_statement_rows(text: str) -> list[tuple[int, dict]]:
             raise ImportRejected(problems)
         return rows
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "text" not in reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except csv.Error as error:
+        raise ImportRejected([f"line 1: not JSON Lines, nor CSV as the export writes it ({error})"]) from None
+    if not header or "text" not in header:
         raise ImportRejected(
             ["Expected the statements JSON Lines or CSV export (a header with a text column)."]
         )
     rows = []
-    for n, row in enumerate(reader, 2):
-        record = dict(row)
-        for column in ("speakers", "speaker_roles", "topics", "source_urls", "responds_to"):
-            record[column] = [v for v in (record.get(column) or "").split("; ") if v]
-        # CSV quotes cannot be paired with their sources: a new statement gets its appearances
-        # from the URLs; an existing one keeps its appearances as they are.
-        record["appearances"] = None
-        rows.append((n, record))
+    try:
+        for n, row in enumerate(reader, 2):
+            rows.append((n, _csv_record(row)))
+    except csv.Error as error:
+        raise ImportRejected([f"line {reader.line_num}: not CSV as the export writes it ({error})"]) from None
     return rows
+
+
+def _csv_record(row: dict) -> dict:
+    """A CSV row as the record a JSON Lines line gives."""
+    record = dict(row)
+    for column in ("speakers", "speaker_roles", "topics", "source_urls", "responds_to"):
+        record[column] = [v for v in (record.get(column) or "").split("; ") if v]
+    # CSV quotes cannot be paired with their sources: a new statement gets its appearances
+    # from the URLs; an existing one keeps its appearances as they are.
+    record["appearances"] = None
+    return record
 
 
 def _statement_data(record: dict, problems: list[str], where: str, *, new: bool) -> dict:
@@ -641,7 +662,7 @@ def import_statements(*, text: str, progress=None) -> Report:
     report = Report()
     problems: list[str] = []
     prepared = []
-    ids_in_file = set()
+    ids_in_file: dict[str, int] = {}  # id: the line it is first on
     for line, record in read_statement_rows(text):
         where = f"line {line}"
         public_id = record.get("id") or None
@@ -651,7 +672,12 @@ def import_statements(*, text: str, progress=None) -> Report:
             except ValueError:
                 problems.append(f"{where}: id {public_id!r} is not a UUID")
                 continue
-            ids_in_file.add(public_id)
+            if public_id in ids_in_file:
+                problems.append(
+                    f"{where}: id {public_id} appears twice (first on line {ids_in_file[public_id]})"
+                )
+                continue
+            ids_in_file[public_id] = line
         existing = models.Statement.objects.filter(public_id=public_id).first() if public_id else None
         data = _statement_data(record, problems, where, new=existing is None)
         serializer = StatementWriteSerializer(instance=existing, data=data, context={"operator": True})

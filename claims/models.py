@@ -49,6 +49,12 @@ def not_in_future(value: datetime.date) -> None:
 not_in_future.code = "future_date"  # as validator classes have (the OpenAPI schema lists it)
 
 
+# The longest texts a curator may write, everywhere (API, admin, imports): a statement's,
+# claim's or review's text, a quote; and a note (descriptions, context, a link's note).
+TEXT_MAX = 20_000
+NOTE_MAX = 5_000
+
+
 class Status(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
@@ -149,7 +155,7 @@ def status_check(name: str) -> models.CheckConstraint:
 class Topic(Curated):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True, validators=[SLUG])
-    description = models.TextField(blank=True)
+    description = models.TextField(max_length=NOTE_MAX, blank=True)
 
     history = HistoricalRecords()
     objects = SlugQuerySet.as_manager()
@@ -186,7 +192,7 @@ class Speaker(Curated):
         blank=True,
         help_text="Other spellings and transliterations, one per line.",
     )
-    description = models.TextField(blank=True)
+    description = models.TextField(max_length=NOTE_MAX, blank=True)
     wikidata_qid = models.CharField(
         "Wikidata QID", max_length=20, blank=True, validators=[WIKIDATA_QID], help_text="e.g. Q39259"
     )
@@ -307,7 +313,7 @@ class Outlet(Curated):
     homepage = models.URLField(max_length=500, blank=True)
     country = models.CharField(max_length=2, blank=True, validators=[COUNTRY_CODE], help_text="ISO 3166 code")
     language = models.CharField(max_length=35, blank=True, validators=[LANGUAGE_CODE], help_text="BCP 47 tag")
-    description = models.TextField(blank=True)
+    description = models.TextField(max_length=NOTE_MAX, blank=True)
 
     history = HistoricalRecords()
     objects = SlugQuerySet.as_manager()
@@ -351,7 +357,9 @@ class Source(Curated):
     language = models.CharField(max_length=35, blank=True, validators=[LANGUAGE_CODE])
     archive_url = models.URLField("archived copy URL", max_length=2000, blank=True)
     description = models.TextField(
-        blank=True, help_text="What the document is, when it has no title (e.g. who posted the video)."
+        max_length=NOTE_MAX,
+        blank=True,
+        help_text="What the document is, when it has no title (e.g. who posted the video).",
     )
     cites = models.ForeignKey(
         "self",
@@ -471,10 +479,12 @@ class Statement(StatusMixin, Curated):
 
     TextType = TextType
 
-    text = models.TextField(help_text="The curated text, with obvious misprints corrected.")
+    text = models.TextField(
+        max_length=TEXT_MAX, help_text="The curated text, with obvious misprints corrected."
+    )
     text_type = models.CharField(max_length=12, choices=TextType.choices, default=TextType.VERBATIM)
     original_text = models.TextField(
-        blank=True, help_text="The text in its original language, for translations."
+        max_length=TEXT_MAX, blank=True, help_text="The text in its original language, for translations."
     )
     original_language = models.CharField(max_length=35, blank=True, validators=[LANGUAGE_CODE])
     language = models.CharField(max_length=35, default="en", validators=[LANGUAGE_CODE])
@@ -501,7 +511,9 @@ class Statement(StatusMixin, Curated):
         verbose_name="said until",
     )
     place = models.CharField(max_length=200, blank=True)
-    context = models.TextField(blank=True, help_text='How it was said, e.g. "video posted to social media".')
+    context = models.TextField(
+        max_length=NOTE_MAX, blank=True, help_text='How it was said, e.g. "video posted to social media".'
+    )
     speakers = models.ManyToManyField(Speaker, through="StatementSpeaker", related_name="statements")
     topics = models.ManyToManyField(Topic, blank=True, related_name="statements")
     links = models.ManyToManyField(
@@ -692,7 +704,7 @@ class StatementLink(models.Model):
     from_statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="outgoing_links")
     to_statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="incoming_links")
     type = models.CharField(max_length=20, choices=Type.choices)
-    note = models.TextField(blank=True)
+    note = models.TextField(max_length=NOTE_MAX, blank=True)
 
     objects = StatementLinkQuerySet.as_manager()
     history = HistoricalRecords()
@@ -731,7 +743,9 @@ class Appearance(Curated):
 
     statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="appearances")
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="appearances")
-    quote = models.TextField(blank=True, help_text="Exactly as printed in the source, misprints included.")
+    quote = models.TextField(
+        max_length=TEXT_MAX, blank=True, help_text="Exactly as printed in the source, misprints included."
+    )
     is_first = models.BooleanField("first appearance", default=False)
 
     history = HistoricalRecords()
@@ -763,7 +777,7 @@ class Appearance(Curated):
 class Claim(StatusMixin, Curated):
     """A single checkable assertion, usually drawn from a statement."""
 
-    text = models.TextField()
+    text = models.TextField(max_length=TEXT_MAX)
     statement = models.ForeignKey(
         Statement, on_delete=models.PROTECT, null=True, blank=True, related_name="claims"
     )
@@ -825,7 +839,7 @@ class Review(StatusMixin, Curated):
     best_rating = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     worst_rating = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     verdict = models.CharField("normalised verdict", max_length=20, choices=Verdict.choices)
-    summary = models.TextField(blank=True)
+    summary = models.TextField(max_length=TEXT_MAX, blank=True)
     url = models.URLField("URL", max_length=2000, blank=True)
     published_on = models.DateField(null=True, blank=True, validators=[not_in_future])
     evidence = models.ManyToManyField(Source, blank=True, related_name="evidence_for")

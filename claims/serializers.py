@@ -21,8 +21,8 @@ from . import models, search
 from .permissions import can_publish, sees_drafts
 
 # Documented limits for free text (docs/api.md); longer input is a 400.
-TEXT_MAX = 20_000
-NOTE_MAX = 5_000
+TEXT_MAX = models.TEXT_MAX
+NOTE_MAX = models.NOTE_MAX
 
 
 REF_SCHEMA = {"type": "string", "description": "Public id (UUID), or slug where the record has one."}

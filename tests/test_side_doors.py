@@ -501,3 +501,60 @@ def test_pages_carry_a_content_security_policy_without_inline_scripts(client, ur
     # Every script the page runs is a file of this site: none inline (the policy would block it).
     scripts = re.findall(r"<script\b([^>]*)>", response.content.decode())
     assert scripts and all("src=" in attrs or "application/json" in attrs for attrs in scripts), scripts
+
+
+# ---------------------------------------------------------------- 9. imports: limits and bad input
+
+
+def run_import(command, path):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError) as error:
+        call_command(command, str(path), stdout=io.StringIO())
+    return str(error.value)
+
+
+@pytest.mark.parametrize("command", ["import_statements", "import_claimreview"])
+@pytest.mark.parametrize(
+    "text", ["[" * 100_000 + "]" * 100_000 + "\n", '{"text": ' + '{"a":' * 50_000 + "1" + "}" * 50_001 + "\n"]
+)
+def test_deeply_nested_json_is_refused_with_a_message(tmp_path, command, text):
+    path = tmp_path / "deep.jsonl"
+    path.write_text(text)
+    message = run_import(command, path)
+    assert "Nothing was imported" in message
+    assert "nested too deeply" in message or "not JSON Lines, nor CSV" in message
+
+
+def test_a_statement_id_twice_in_one_file_is_refused(tmp_path):
+    from claims.models import Statement
+
+    line = '{"id": "8ad72a13-49db-432b-a8a0-f69cd86ccda7", "text": "Hello.", "said_on": "2020-01-01"}\n'
+    path = tmp_path / "twice.jsonl"
+    path.write_text(line + line)
+    assert "line 2: id 8ad72a13-49db-432b-a8a0-f69cd86ccda7 appears twice (first on line 1)" in run_import(
+        "import_statements", path
+    )
+    assert not Statement.objects.exists()
+
+
+def test_imports_apply_the_apis_length_limits(tmp_path):
+    """A data package's source description longer than the API takes (5,000 characters) is refused."""
+    import io
+
+    from django.core.management import call_command
+
+    from claims.models import Source
+    from tests.factories import SourceFactory
+
+    SourceFactory(description="Short.")
+    call_command("export_dataset", str(tmp_path / "pkg"), stdout=io.StringIO())
+    Source.objects.all().delete()
+    sources = tmp_path / "pkg" / "sources.csv"
+    sources.write_text(sources.read_text().replace("Short.", "x" * 30_000))
+    message = run_import("import_dataset", tmp_path / "pkg")
+    assert "description: Ensure this value has at most 5000 characters (it has 30000)" in message
+    assert not Source.objects.exists()
