@@ -93,16 +93,39 @@ def _precision(alias: str = "s") -> str:
 
 _TIMESTAMP = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
-STATEMENTS_CSV_SQL = f"""
+_PUBLIC_SQL = "(" + ", ".join(f"'{status}'" for status in models.StatusQuerySet.PUBLIC_STATUSES) + ")"
+
+# A statement's stored responds_to list names every statement it responds to, drafts too. For
+# readers who see no drafts, the (few) statements that respond to a draft get the list of the
+# public ones instead, built at export time; every other row's stored list is already right.
+_RESPONDS_TO_A_DRAFT = f"""(s.export_responds_to <> '' AND EXISTS (
+        SELECT 1 FROM claims_statementlink hl JOIN claims_statement ht ON ht.id = hl.to_statement_id
+        WHERE hl.from_statement_id = s.id AND hl.type = 'responds_to' AND ht.status NOT IN {_PUBLIC_SQL}))"""
+_PUBLIC_RESPONSES = f"""coalesce((
+        SELECT string_agg(pt.public_id::text, '; ' ORDER BY pl.id)
+        FROM claims_statementlink pl JOIN claims_statement pt ON pt.id = pl.to_statement_id
+        WHERE pl.from_statement_id = s.id AND pl.type = 'responds_to' AND pt.status IN {_PUBLIC_SQL}), '')"""
+
+
+def statements_csv_sql(*, public_only: bool = False) -> str:
+    responds_to = (
+        f"CASE WHEN {_RESPONDS_TO_A_DRAFT} THEN {_PUBLIC_RESPONSES} ELSE s.export_responds_to END"
+        if public_only
+        else "s.export_responds_to"
+    )
+    return f"""
 COPY (
     SELECT s.public_id AS id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language,
         {_said_on()} AS said_on, {_precision()} AS said_on_precision, s.place, s.context,
         s.export_speakers AS speakers, s.export_speaker_roles AS speaker_roles, s.export_topics AS topics,
-        s.export_source_urls AS source_urls, s.export_quotes AS quotes, s.export_responds_to AS responds_to,
+        s.export_source_urls AS source_urls, s.export_quotes AS quotes, {responds_to} AS responds_to,
         {_TIMESTAMP.format("s.created_at")} AS created_at, {_TIMESTAMP.format("s.updated_at")} AS updated_at
     FROM claims_statement s WHERE s.id IN ({{ids}}) ORDER BY s.id
 ) TO STDOUT WITH (FORMAT csv, HEADER, ENCODING 'UTF8')
 """
+
+
+STATEMENTS_CSV_SQL = statements_csv_sql()
 
 
 def _list(column: str) -> str:
@@ -153,10 +176,24 @@ def statement_line(own: str = "s", lists: str = "s") -> str:
 # that JSON text never contains raw (it escapes control characters) writes
 # each stored line exactly as PostgreSQL produced it.
 JSONL_COPY_OPTIONS = "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02', ENCODING 'UTF8'"
-STATEMENTS_JSONL_SQL = f"""
-COPY (SELECT s.export_jsonl FROM claims_statement s WHERE s.id IN ({{ids}}) ORDER BY s.id)
+
+
+def statements_jsonl_sql(*, public_only: bool = False) -> str:
+    # The stored line's "responds_to" array, replaced for a statement that responds to a draft:
+    # the key occurs once, and nowhere else unescaped (text values escape their quotes).
+    line = (
+        f"""CASE WHEN {_RESPONDS_TO_A_DRAFT} THEN regexp_replace(s.export_jsonl, '"responds_to":\\[[^]]*\\]',
+            '"responds_to":' || ({_list(_PUBLIC_RESPONSES)})::text) ELSE s.export_jsonl END"""
+        if public_only
+        else "s.export_jsonl"
+    )
+    return f"""
+COPY (SELECT {line} FROM claims_statement s WHERE s.id IN ({{ids}}) ORDER BY s.id)
 TO STDOUT WITH ({JSONL_COPY_OPTIONS})
 """
+
+
+STATEMENTS_JSONL_SQL = statements_jsonl_sql()
 
 
 def selected_ids(queryset: QuerySet) -> tuple[str, tuple]:
@@ -169,19 +206,20 @@ def _copy_statements(template: str, statements: QuerySet) -> Iterator[bytes]:
     return copy_to_stdout(template.format(ids=ids_sql), params)
 
 
-def statements_csv(statements: QuerySet) -> Iterator[bytes]:
-    """The filtered statements as CSV, produced by PostgreSQL's COPY and streamed as it comes."""
-    return _copy_statements(STATEMENTS_CSV_SQL, statements)
+def statements_csv(statements: QuerySet, *, public_only: bool = False) -> Iterator[bytes]:
+    """The filtered statements as CSV, produced by PostgreSQL's COPY and streamed as it comes.
+    ``public_only``: for readers who see no drafts (no draft's id in ``responds_to``)."""
+    return _copy_statements(statements_csv_sql(public_only=public_only), statements)
 
 
-def statements_jsonl(statements: QuerySet) -> Iterator[bytes]:
+def statements_jsonl(statements: QuerySet, *, public_only: bool = False) -> Iterator[bytes]:
     """The filtered statements as JSON Lines: their stored lines (``statement_line``),
     written out by PostgreSQL's COPY and streamed as they come.
 
     Each record carries the statement's appearances whole, so the file imports
-    back (``import_statements``).
+    back (``import_statements``). ``public_only`` as for ``statements_csv``.
     """
-    return _copy_statements(STATEMENTS_JSONL_SQL, statements)
+    return _copy_statements(statements_jsonl_sql(public_only=public_only), statements)
 
 
 class _Cancelled(Exception):

@@ -341,17 +341,29 @@ def test_no_anonymous_endpoint_shows_a_draft(drafts_with_markers):
     assert leaks == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known, not yet fixed: the statements exports' stored responds_to list (CSV column, JSON "
-    "Lines field) holds the ids of draft statements responded to (issue 18, item 2).",
-)
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("export_format", ["csv", "jsonl"])
 def test_the_statements_exports_show_no_draft_id(drafts_with_markers, export_format):
-    exported = body(token_client().get(f"{API}/statements/export/?format={export_format}"))
-    assert str(drafts_with_markers["statement"].public_id) in exported
+    """A statement responding to a draft and to a public statement lists only the public one for
+    anonymous readers; curators get the stored list, both ids."""
+    from claims.models import LinkType, StatementLink
+
+    published = drafts_with_markers["statement"]
+    answered = StatementFactory(status="published", text="Answered in public.")
+    StatementLink.objects.create(from_statement=published, to_statement=answered, type=LinkType.RESPONDS_TO)
+    url = f"{API}/statements/export/?format={export_format}"
+    exported = body(token_client().get(url))
+    assert str(published.public_id) in exported and str(answered.public_id) in exported
     assert not any(hidden in exported for hidden in drafts_with_markers["hidden"])
+    if export_format == "jsonl":
+        line = next(json.loads(row) for row in exported.splitlines() if str(published.public_id) in row[:60])
+        assert line["responds_to"] == [str(answered.public_id)]
+        assert list(line) == list(json.loads(published.__class__.objects.get(pk=published.pk).export_jsonl))
+    # Curators get the stored list: the draft responded to, then the public statement.
+    curator = token_client(UserFactory(username="curious-curator", is_superuser=True))
+    row = next(r for r in body(curator.get(url)).splitlines() if str(published.public_id) in r[:60])
+    draft_id = drafts_with_markers["hidden"][3]
+    assert row.index(draft_id) < row.index(str(answered.public_id))
 
 
 # ---------------------------------------------------------------- 7. restore validates
