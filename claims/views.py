@@ -71,10 +71,13 @@ def streaming_export(chunks, *, name: str, renderer: ExportRenderer, request) ->
     """The export's response; refused (429) while this client has ``API_EXPORTS_PER_CLIENT``
     exports streaming already (counted in the shared cache, released when each one ends)."""
     release = acquire_export_slot(request)
+    body = ReleasedWhenClosed(chunks, release)
+    # The first chunk is made now, while an error can still be answered as any other (a 503
+    # when the database is down). Once bytes are sent, an error ends the chunked body without
+    # its last chunk: clients see a broken transfer, never a complete-looking file.
+    body.prime()
     extension = "csv" if renderer.format == "csv" else "jsonl"
-    response = StreamingHttpResponse(
-        ReleasedWhenClosed(chunks, release), content_type=f"{renderer.media_type}; charset=utf-8"
-    )
+    response = StreamingHttpResponse(body, content_type=f"{renderer.media_type}; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{extension}"'
     return response
@@ -112,11 +115,24 @@ class ReleasedWhenClosed:
 
     def __init__(self, chunks, release):
         self._chunks, self._release, self._released = iter(chunks), release, False
+        self._primed: list = []
+
+    def prime(self) -> None:
+        """Make the first chunk now (it is handed out first)."""
+        try:
+            self._primed = [next(self._chunks)]
+        except StopIteration:
+            self._primed = []
+        except BaseException:
+            self.close()
+            raise
 
     def __iter__(self):
         return self
 
     def __next__(self):
+        if self._primed:
+            return self._primed.pop()
         try:
             return next(self._chunks)
         except BaseException:

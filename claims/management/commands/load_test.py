@@ -40,6 +40,8 @@ from claims.bench.servers import free_port, wait_until_up
 from project.embedded_pg.server import EmbeddedServer
 
 RECOVERY_GRACE = 10.0  # seconds after the restart within which a 503 is still expected
+HEALTHZ_LIMIT = 2.0  # seconds: a health check slower than this (the database up) fails the test
+SLOW_READ_BYTES, SLOW_READ_PAUSE = 512, 0.25  # a slow reader takes 512 bytes every 0.25 s (2 kB/s)
 
 
 def percentile(values, p):
@@ -78,8 +80,14 @@ class Command(BaseCommand):
         parser.add_argument("--fault", action="store_true", help="Stop and restart the database meanwhile.")
         parser.add_argument("--outage", type=float, default=5, help="Seconds the database stays down.")
         parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument(
+            "--slow-readers",
+            type=int,
+            default=2,
+            help="Anonymous clients reading exports at 2 kB/s meanwhile (each export read to its end).",
+        )
 
-    def handle(self, *args, clients, seconds, writes, fault, outage, workers, **options):
+    def handle(self, *args, clients, seconds, writes, fault, outage, workers, slow_readers, **options):
         root = Path(tempfile.mkdtemp(prefix="load-test-", dir="/tmp"))
         server = None
         database = None
@@ -111,7 +119,9 @@ class Command(BaseCommand):
                 env=env, cwd=settings.BASE_DIR,
             )  # fmt: skip
             wait_until_up(port, seconds=30)
-            result = self.run_load(port, token, clients, seconds, writes, database if fault else None, outage)
+            result = self.run_load(
+                port, token, clients, seconds, writes, database if fault else None, outage, slow_readers
+            )
             result["stored"] = self.stored(database, result["acknowledged"])
             self.report(result, clients, seconds, fault)
             self.verdict(result, fault)
@@ -144,10 +154,11 @@ class Command(BaseCommand):
             "RATE_LIMIT_CACHE": "local",
         }
 
-    def run_load(self, port, token, clients, seconds, writes, database, outage):
+    def run_load(self, port, token, clients, seconds, writes, database, outage, slow_readers=0):
         lock = threading.Lock()
         statuses, latencies, acknowledged, events = Counter(), [], [], []
         dropped = Counter()
+        health, exports = [], Counter()  # (time, seconds, status); outcome of each slow export
         start = time.monotonic()
         deadline = start + seconds
         window = {}
@@ -188,6 +199,50 @@ class Command(BaseCommand):
                         acknowledged.append(json.loads(data)["id"])
             conn.close()
 
+        def slow_reader(number):
+            """An export read slowly, to its end, again and again: it must neither starve the
+            workers (the health checks below) nor end early while saying 200."""
+            paths = ["/api/v1/statements/export/?format=csv", "/api/v1/claims/export/?format=jsonl"]
+            n = 0
+            while time.monotonic() < deadline:
+                n += 1
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                try:
+                    conn.request("GET", paths[(number + n) % 2])
+                    response = conn.getresponse()
+                    if response.status != 200:
+                        response.read()
+                        with lock:
+                            exports[f"answered {response.status}"] += 1
+                        time.sleep(1)
+                        continue
+                    size = 0
+                    while chunk := response.read(SLOW_READ_BYTES):  # IncompleteRead if cut short
+                        size += len(chunk)
+                        time.sleep(SLOW_READ_PAUSE)
+                    with lock:
+                        exports["read to the end"] += 1
+                except (OSError, http.client.HTTPException) as error:
+                    with lock:
+                        exports[f"cut short ({type(error).__name__})"] += 1
+                finally:
+                    conn.close()
+
+        def health_prober():
+            while time.monotonic() < deadline:
+                sent = time.monotonic()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                try:
+                    conn.request("GET", "/healthz")
+                    code = conn.getresponse().status
+                except (OSError, http.client.HTTPException):
+                    code = 0
+                finally:
+                    conn.close()
+                with lock:
+                    health.append((sent - start, time.monotonic() - sent, code))
+                time.sleep(0.5)
+
         def fault():
             time.sleep(seconds / 3)
             window["down"] = time.monotonic() - start
@@ -197,6 +252,8 @@ class Command(BaseCommand):
             window["up"] = time.monotonic() - start
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        threads += [threading.Thread(target=slow_reader, args=(i,)) for i in range(slow_readers)]
+        threads.append(threading.Thread(target=health_prober))
         if database is not None:
             threads.append(threading.Thread(target=fault))
         for thread in threads:
@@ -213,6 +270,9 @@ class Command(BaseCommand):
             "window": window,
             "elapsed": elapsed,
             "clients": clients,
+            "health": health,
+            "exports": exports,
+            "slow_readers": slow_readers,
         }
 
     def stored(self, database, acknowledged):
@@ -259,6 +319,16 @@ class Command(BaseCommand):
             )
         if result["dropped"]:
             self.say(f"connections dropped: {dict(result['dropped'])}")
+        health = [took for _, took, _ in result["health"]]
+        if health:
+            self.say(
+                f"/healthz meanwhile: {len(health)} checks, p99 {1000 * percentile(health, 99):.1f} ms, "
+                f"max {1000 * max(health):.1f} ms"
+            )
+        if result["slow_readers"]:
+            self.say(
+                f"{result['slow_readers']} slow readers (2 kB/s): exports {dict(sorted(result['exports'].items()))}"
+            )
         if fault and result["window"]:
             window = result["window"]
             unavailable = [t for t, s in result["events"] if s == 503]
@@ -285,6 +355,27 @@ class Command(BaseCommand):
             problems.append(f"{len(stray)} answers were 503 while the database was up")
         if result["dropped"]:
             problems.append(f"connections dropped: {dict(result['dropped'])}")
+
+        def outside_the_outage(t):
+            return not (fault and window and window["down"] - 1 <= t <= window["up"] + RECOVERY_GRACE)
+
+        unhealthy = [
+            (round(t, 1), round(took, 2), code)
+            for t, took, code in result["health"]
+            if outside_the_outage(t) and (code != 200 or took > HEALTHZ_LIMIT)
+        ]
+        if unhealthy:
+            problems.append(f"/healthz slow or failing while the database was up: {unhealthy[:5]}")
+        failed = {
+            k: n for k, n in result["exports"].items() if k.startswith("answered 5") and k != "answered 503"
+        }
+        if failed:
+            problems.append(f"exports answered server errors other than 503: {failed}")
+        cut = {k: n for k, n in result["exports"].items() if k.startswith("cut short")}
+        if cut and not fault:
+            problems.append(f"exports ended early: {cut}")
+        if result["slow_readers"] and not result["exports"]["read to the end"]:
+            problems.append("no slow export was read to its end")
         stored = result["stored"]
         if stored["found"] != len(result["acknowledged"]):
             problems.append(
