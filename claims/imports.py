@@ -108,6 +108,10 @@ class Report:
     unchanged: Counter = field(default_factory=Counter)
     rejected: list[str] = field(default_factory=list)
     unmapped_ratings: Counter = field(default_factory=Counter)
+    # Existing records the file would change: kept as they are (without --update-existing), or
+    # changed, each with what changed (published ones are named so a curator can check them).
+    kept: list[str] = field(default_factory=list)
+    changed_public: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
         """One line per kind of record: how many were created, updated, left unchanged."""
@@ -341,12 +345,18 @@ def _unique_slug(model, name: str) -> str:
     return slug
 
 
-class Writer:
-    def __init__(self, *, status: str, user, report: Report):
-        self.status, self.user, self.report = status, user, report
+HISTORY_REASON = "Imported from ClaimReview"
 
-    def save(self, obj, kind: str, fields: dict) -> object:
-        """Create ``obj`` or update the fields that differ; count which."""
+
+class Writer:
+    def __init__(self, *, status: str, user, report: Report, update_existing: bool = False):
+        self.status, self.user, self.report = status, user, report
+        self.update_existing = update_existing
+
+    def save(self, obj, kind: str, fields: dict, *, where: str = "") -> object:
+        """Create ``obj``, or update the fields that differ when ``update_existing`` (else keep
+        it as it is and say so); count which. Every write is in the history, by ``user``."""
+        obj._history_user, obj._change_reason = self.user, HISTORY_REASON
         if obj.pk is None:
             for key, value in fields.items():
                 setattr(obj, key, value)
@@ -356,7 +366,17 @@ class Writer:
             self.report.created[kind] += 1
             return obj
         changed = [k for k, v in fields.items() if getattr(obj, k) != v]
-        if changed:
+        if changed and not self.update_existing:
+            self.report.kept.append(
+                f"{where}: {kind[:-1]} {obj.public_id} differs in {', '.join(changed)}: kept as it is "
+                "(--update-existing applies the file's values)"
+            )
+            self.report.unchanged[kind] += 1
+        elif changed:
+            if getattr(obj, "is_public", False):
+                self.report.changed_public.append(
+                    f"{where}: {obj.status} {kind[:-1]} {obj.public_id}: {', '.join(changed)} changed"
+                )
             for key in changed:
                 setattr(obj, key, fields[key])
             obj.updated_by = self.user
@@ -368,10 +388,15 @@ class Writer:
         return obj
 
     def reviewer(self, record: Record) -> models.Outlet:
+        """The fact-checker by its homepage; by name only when no homepage says otherwise (a
+        namesake with another homepage is another organisation)."""
         outlet = None
+        named = models.Outlet.objects.filter(name__iexact=record.reviewer_name)
         if record.reviewer_url:
-            outlet = models.Outlet.objects.filter(homepage=record.reviewer_url).first()
-        outlet = outlet or models.Outlet.objects.filter(name__iexact=record.reviewer_name).first()
+            bare = record.reviewer_url.rstrip("/")
+            outlet = models.Outlet.objects.filter(homepage__in=[bare, bare + "/"]).first()
+            named = named.filter(homepage="")
+        outlet = outlet or named.first()
         if outlet is not None:
             if outlet.kind != models.OutletKind.FACT_CHECKER:
                 raise ImportRejected(
@@ -478,7 +503,15 @@ class Writer:
             verdict = models.Verdict.OTHER
         review = None
         if record.url:
-            review = models.Review.objects.filter(url=record.url).first()
+            review = models.Review.objects.filter(url=record.url).select_related("reviewer").first()
+            if review is not None and review.reviewer_id != reviewer.pk:
+                # Matched by URL alone, a feed could rewrite another fact-checker's review.
+                raise ImportRejected(
+                    [
+                        f"record {record.number}: {record.url} is a review by {review.reviewer.name} in the "
+                        f"archive, not by {reviewer.name}: not changed"
+                    ]
+                )
         review = (
             review
             or models.Review.objects.filter(
@@ -500,6 +533,7 @@ class Writer:
                 "url": record.url,
                 "published_on": record.published_on,
             },
+            where=f"record {record.number}",
         )
 
 
@@ -510,8 +544,13 @@ def import_claimreviews(
     skip_invalid: bool = False,
     user=None,
     progress: Iterable | None = None,
+    update_existing: bool = False,
 ) -> Report:
-    """Validate every record, then write them all in one transaction (or nothing)."""
+    """Validate every record, then write them all in one transaction (or nothing).
+
+    An existing review is matched by URL and reviewer (a review at that URL by another
+    fact-checker refuses the record) and changed only with ``update_existing``; every write
+    is recorded in the history with ``user``."""
     report = Report()
     records = []
     for number, item in read_items(text):
@@ -522,10 +561,17 @@ def import_claimreviews(
             records.append(record)
     if report.rejected and not skip_invalid:
         raise ImportRejected(report.rejected)
-    writer = Writer(status=status, user=user, report=report)
+    writer = Writer(status=status, user=user, report=report, update_existing=update_existing)
+    refused: list[str] = []
     with transaction.atomic():
         for record in progress(records) if progress else records:
-            writer.review(record)
+            try:
+                with transaction.atomic():  # a refused record leaves nothing of itself
+                    writer.review(record)
+            except ImportRejected as rejected:
+                (report.rejected if skip_invalid else refused).extend(rejected.problems)
+        if refused:
+            raise ImportRejected(refused)
     return report
 
 

@@ -104,12 +104,62 @@ def test_importing_twice_changes_nothing(tmp_path):
     assert "reviews: 0 created, 0 updated, 2 unchanged" in out
 
 
-def test_a_changed_rating_updates_the_review(tmp_path):
+def test_a_changed_rating_updates_the_review_only_when_asked(tmp_path):
+    from tests.factories import UserFactory
+
     run(tmp_path, review())
     changed = review(reviewRating={"@type": "Rating", "alternateName": "Mostly True"})
+    # Without --update-existing the curated record is kept, and the difference is listed.
     out = run(tmp_path, changed)
+    assert "reviews: 0 created, 0 updated, 1 unchanged" in out
+    assert "differs in rating_text, rating_value, best_rating, worst_rating, verdict: kept as it is" in out
+    assert Review.objects.get().verdict == "false"
+    with pytest.raises(CommandError, match="--user"):
+        run(tmp_path, changed, "--update-existing")
+    importer = UserFactory(username="importer")
+    out = run(tmp_path, changed, "--update-existing", "--user", "importer")
     assert "reviews: 0 created, 1 updated" in out
-    assert Review.objects.get().verdict == "mostly_true"
+    updated = Review.objects.get()
+    assert updated.verdict == "mostly_true"
+    entry = updated.history.first()
+    assert (entry.history_user, entry.history_change_reason) == (importer, "Imported from ClaimReview")
+
+
+def test_a_feed_cannot_take_over_another_fact_checkers_review(tmp_path):
+    """A review matched by URL alone was rewritten by any feed using its URL (issue 18, item 5)."""
+    from tests.factories import UserFactory
+
+    run(tmp_path, review(), "--status", "published")
+    UserFactory(username="importer")
+    namesake = {"@type": "Organization", "name": "PolitiFact", "url": "https://impostor.example/"}
+    impostor = review(
+        author=namesake,
+        reviewRating={"@type": "Rating", "alternateName": "True"},
+        claimReviewed="Something else entirely.",
+    )
+    with pytest.raises(CommandError, match="is a review by PolitiFact in the archive, not by PolitiFact"):
+        run(tmp_path, impostor, "--update-existing", "--user", "importer")
+    kept = Review.objects.get()
+    assert (kept.reviewer.homepage, kept.verdict) == ("https://www.politifact.com/", "false")
+    # The namesake with another homepage is another fact-checker, not the same one; with
+    # --skip-invalid the refused record is reported and the others are imported.
+    out = run(tmp_path, [impostor, review(3, author=namesake)], "--skip-invalid")
+    assert "rejected: 1" in out and Review.objects.count() == 2
+    assert set(Outlet.objects.filter(name="PolitiFact").values_list("homepage", flat=True)) == {
+        "https://www.politifact.com/",
+        "https://impostor.example/",
+    }
+
+
+def test_changes_to_published_reviews_are_named(tmp_path):
+    from tests.factories import UserFactory
+
+    run(tmp_path, review(), "--status", "published")
+    UserFactory(username="importer")
+    changed = review(reviewRating={"@type": "Rating", "alternateName": "Mostly True"})
+    out = run(tmp_path, changed, "--update-existing", "--user", "importer")
+    published = Review.objects.get()
+    assert f"changed record 1: published review {published.public_id}: rating_text" in out
 
 
 def test_reviewer_specific_mapping_wins_over_the_default(tmp_path):

@@ -1,5 +1,6 @@
 import sys
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -24,8 +25,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-invalid", action="store_true", help="Import the valid records and report the others."
         )
+        parser.add_argument(
+            "--update-existing",
+            action="store_true",
+            help="Apply the file's values to reviews already in the archive (same URL and reviewer); "
+            "without it they are kept as they are and listed.",
+        )
+        parser.add_argument(
+            "--user",
+            help="The curator doing the import, recorded as the author of every change in the history "
+            "(required with --update-existing).",
+        )
 
-    def handle(self, *args, file, status, skip_invalid, **options):
+    def handle(self, *args, file, status, skip_invalid, update_existing, user, **options):
+        importer = None
+        if user:
+            importer = get_user_model().objects.filter(username=user).first()
+            if importer is None:
+                raise CommandError(f"No user {user!r}.")
+        elif update_existing:
+            raise CommandError("--update-existing changes curated records: say who does it with --user.")
         try:
             text = read_import_file(file)
         except (OSError, UnicodeDecodeError) as error:
@@ -38,6 +57,8 @@ class Command(BaseCommand):
                 text=text,
                 status=status,
                 skip_invalid=skip_invalid,
+                update_existing=update_existing,
+                user=importer,
                 progress=lambda records: tqdm(records, desc="Importing", unit="review", disable=quiet),
             )
         except ImportRejected as rejected:
@@ -49,6 +70,10 @@ class Command(BaseCommand):
             self.stderr.write(f"skipped {problem}")
         for line in report.summary():
             self.stdout.write(line)
+        for line in report.kept:
+            self.stdout.write(self.style.WARNING(f"kept {line}"))
+        for line in report.changed_public:
+            self.stdout.write(self.style.WARNING(f"changed {line}"))
         self.stdout.write(f"rejected: {len(report.rejected)}")
         for (reviewer, rating), count in sorted(report.unmapped_ratings.items()):
             self.stdout.write(
