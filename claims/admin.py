@@ -142,7 +142,29 @@ class StatusAdmin(CuratedAdmin):
                 obj.status = type(obj).objects.values_list("status", flat=True).get(pk=obj.pk)
             else:
                 obj.status = Status.DRAFT
+        if change and services.back_to_draft_if_an_editor_changed(
+            obj, request.user, changed=form.has_changed()
+        ):
+            self._back_to_draft_notice(request, obj)
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Only an inline changed (a speaker, an appearance): the record goes back to draft too.
+        obj = form.instance
+        inline_changed = change and any(formset.has_changed() for formset in formsets)
+        if inline_changed and services.back_to_draft_if_an_editor_changed(obj, request.user, changed=True):
+            obj._history_user = request.user
+            obj.save(update_fields=["status", "updated_at"])
+            self._back_to_draft_notice(request, obj)
+
+    def _back_to_draft_notice(self, request, obj):
+        self.message_user(
+            request,
+            f"This {self.opts.verbose_name} was public: your change took it back to draft, and it is not "
+            "public until a publisher publishes it again.",
+            messages.WARNING,
+        )
 
     def _set_status(self, request, queryset, status):
         # One save per row (not queryset.update) so each change is in the history.

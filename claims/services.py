@@ -30,6 +30,26 @@ def protect_references(sender, instance, **kwargs) -> None:
         raise ProtectedError(f"Cannot delete {instance}: other records refer to it.", set(referring))
 
 
+def back_to_draft_if_an_editor_changed(record, user, *, changed: bool) -> bool:
+    """An editor's change to a published or retracted record takes it back to draft.
+
+    Publishing is a publisher's decision: an edit by someone who may not publish (new wording,
+    another verdict, another statement for a claim) is not public until a publisher publishes
+    the record again. The status is set on ``record`` (the caller saves it) with the reason the
+    history will show. Returns whether it did."""
+    from .models import Status
+    from .permissions import can_publish
+
+    if not changed or not getattr(record, "is_public", False) or can_publish(user, type(record)):
+        return False
+    was = record.status
+    record.status = Status.DRAFT
+    record._change_reason = (
+        f"Changed by an editor while {was}: back to draft until a publisher publishes it again"
+    )
+    return True
+
+
 def deletion_refused(record) -> str | None:
     """Why ``record`` may not be deleted by a curator (API or admin), or None.
 

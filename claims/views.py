@@ -202,6 +202,18 @@ def changes_between(new, old, *, public: bool = False) -> list[dict]:
     return changes
 
 
+def changes_anything(instance, validated: dict) -> bool:
+    """Whether a write would change ``instance``: a field given with another value, or any
+    list of related rows given (speakers, appearances, links, topics: counted as a change)."""
+    for name, value in validated.items():
+        current = getattr(instance, name, None)
+        if hasattr(current, "all") or isinstance(value, list):
+            return True
+        if current != value:
+            return True
+    return False
+
+
 def _if_public(value):
     if isinstance(value, models.StatusMixin) and not value.is_public:
         return None
@@ -401,7 +413,12 @@ class CuratedViewSet(viewsets.ModelViewSet):
         partial = kwargs.pop("partial", False)
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        instance = serializer.save(updated_by=request.user)
+        extra = {}
+        if services.back_to_draft_if_an_editor_changed(
+            instance, request.user, changed=changes_anything(instance, serializer.validated_data)
+        ):
+            extra["status"] = instance.status
+        instance = serializer.save(updated_by=request.user, **extra)
         instance = self.get_queryset().get(pk=instance.pk)
         return Response(
             self.serializer_class(instance, context=self.get_serializer_context()).data,

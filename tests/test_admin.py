@@ -254,7 +254,38 @@ def test_editor_cannot_republish_by_restoring_an_old_version(client, editor, pub
     response = client.post(history_form, statement_form(text=statement.text, version=version(statement)))
     assert response.status_code == 302
     statement.refresh_from_db()
-    assert statement.status == Status.RETRACTED
+    # Not republished: an editor's change to a public record takes it back to draft (issue 18).
+    assert statement.status == Status.DRAFT
+
+
+@pytest.mark.parametrize("status", [Status.PUBLISHED, Status.RETRACTED])
+def test_an_editors_change_to_a_public_statement_takes_it_back_to_draft(client, editor, status):
+    statement = StatementFactory(status=status, text="As published.", said_on=datetime.date(2020, 1, 9))
+    client.force_login(editor)
+    form = statement_form(text="Reworded in the admin.", status=status, version=version(statement))
+    response = client.post(url(Statement, "change", statement.pk), form, follow=True)
+    assert response.status_code == 200
+    assert "took it back to draft" in response.content.decode()
+    statement.refresh_from_db()
+    assert (statement.status, statement.text) == (Status.DRAFT, "Reworded in the admin.")
+    assert "back to draft" in statement.history.first().history_change_reason
+    # Saving it unchanged is no change.
+    published = StatementFactory(
+        status=Status.PUBLISHED, text="Untouched.", said_on=datetime.date(2020, 1, 9)
+    )
+    form = statement_form(text="Untouched.", status=Status.PUBLISHED, version=version(published))
+    client.post(url(Statement, "change", published.pk), form)
+    published.refresh_from_db()
+    assert published.status == Status.PUBLISHED
+
+
+def test_a_publishers_change_in_the_admin_keeps_the_record_public(client, publisher):
+    statement = StatementFactory(status=Status.PUBLISHED, text="As published.")
+    client.force_login(publisher)
+    form = statement_form(text="Corrected.", status=Status.PUBLISHED, version=version(statement))
+    client.post(url(Statement, "change", statement.pk), form)
+    statement.refresh_from_db()
+    assert (statement.status, statement.text) == (Status.PUBLISHED, "Corrected.")
 
 
 @pytest.mark.parametrize("model", [Statement, Claim, Review])

@@ -570,3 +570,46 @@ def test_imports_apply_the_apis_length_limits(tmp_path):
     message = run_import("import_dataset", tmp_path / "pkg")
     assert "description: Ensure this value has at most 5000 characters (it has 30000)" in message
     assert not Source.objects.exists()
+
+
+# ---------------------------------------------------------------- 6. editors' changes to public records
+
+
+@pytest.mark.parametrize("status", ["published", "retracted"])
+def test_an_editors_change_to_a_public_statement_takes_it_back_to_draft(curators, status):
+    editor_api, publisher_api = curators
+    statement = StatementFactory(status=status, text="As published.")
+    url = f"{API}/statements/{statement.public_id}/"
+    answer = patch(editor_api, url, {"text": "Reworded by an editor."})
+    assert answer.json()["status"] == "draft"
+    statement.refresh_from_db()
+    assert (statement.status, statement.text) == ("draft", "Reworded by an editor.")
+    entry = statement.history.first()
+    assert entry.history_user.username == "ed-the-editor"
+    assert f"Changed by an editor while {status}: back to draft" in entry.history_change_reason
+    assert token_client().get(url).status_code == 404  # not public until a publisher publishes it
+    patch(publisher_api, url, {"status": "published"})
+    assert token_client().get(url).json()["text"] == "Reworded by an editor."
+
+
+def test_a_publishers_change_and_an_editors_non_change_keep_the_record_public(curators):
+    editor_api, publisher_api = curators
+    statement = StatementFactory(status="published", text="As published.")
+    url = f"{API}/statements/{statement.public_id}/"
+    assert patch(publisher_api, url, {"text": "Corrected by a publisher."}).json()["status"] == "published"
+    assert patch(editor_api, url, {"text": "Corrected by a publisher."}).json()["status"] == "published"
+
+
+def test_an_editors_verdict_or_statement_change_takes_a_review_or_claim_back_to_draft(curators):
+    from tests.factories import ReviewFactory
+
+    editor_api, _ = curators
+    review = ReviewFactory(status="published", claim=ClaimFactory(status="published"))
+    answer = patch(
+        editor_api, f"{API}/reviews/{review.public_id}/", {"verdict": "true", "rating_text": "True"}
+    )
+    assert answer.json()["status"] == "draft"
+    claim = review.claim
+    other = StatementFactory(status="published")
+    answer = patch(editor_api, f"{API}/claims/{claim.public_id}/", {"statement": str(other.public_id)})
+    assert answer.json()["status"] == "draft"
