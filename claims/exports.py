@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, connections, router
+from django.db import DatabaseError, connection, connections, router
 from django.db.models import Prefetch, QuerySet
 
 from . import models
@@ -502,6 +502,42 @@ def stream_jsonl(records: Iterable[dict]) -> Iterator[str]:
         yield "\n".join(batch) + "\n"
 
 
-def iterate(queryset: QuerySet) -> Iterator:
-    """Rows in chunks, related rows prefetched per chunk: memory stays flat."""
-    return queryset.iterator(chunk_size=CHUNK)
+class ExportRows:
+    """Rows in chunks, related rows prefetched per chunk: memory stays flat.
+
+    Read on the request's connection under the exports' time limit
+    (``EXPORT_STATEMENT_TIMEOUT_MS``, as the COPY exports on their own connections), not the
+    web requests' (``DATABASE_STATEMENT_TIMEOUT_MS``), which would cut a long export short.
+    Nothing is read before the first row is asked for; ``close()`` (at the end of the rows, or
+    when the response is closed, a reader gone) gives the connection its own limit back."""
+
+    def __init__(self, queryset: QuerySet):
+        self._queryset, self._rows, self._closed = queryset, None, False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._rows is None:
+            if self._closed:
+                raise StopIteration
+            with connections[self._queryset.db].cursor() as cursor:
+                cursor.execute("SET statement_timeout = %s", [settings.EXPORT_STATEMENT_TIMEOUT_MS])
+            self._rows = self._queryset.iterator(chunk_size=CHUNK)
+        try:
+            return next(self._rows)
+        except StopIteration:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._rows is not None:
+            with contextlib.suppress(DatabaseError), connections[self._queryset.db].cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+
+
+def iterate(queryset: QuerySet) -> ExportRows:
+    return ExportRows(queryset)

@@ -67,15 +67,29 @@ class ClaimReviewRenderer(ExportRenderer):
 FORMAT = OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Export format.")
 
 
-def streaming_export(chunks, *, name: str, renderer: ExportRenderer, request) -> StreamingHttpResponse:
+def streaming_export(
+    chunks, *, name: str, renderer: ExportRenderer, request, prime: bool = True, on_close=None
+) -> StreamingHttpResponse:
     """The export's response; refused (429) while this client has ``API_EXPORTS_PER_CLIENT``
-    exports streaming already (counted in the shared cache, released when each one ends)."""
-    release = acquire_export_slot(request)
+    exports streaming already (counted in the shared cache, released when each one ends).
+
+    ``prime`` (the COPY exports): the first chunk is made now, while an error can still be
+    answered as any other (a 503 when the database is down); the exports built in Python read
+    nothing before their body is read. Once bytes are sent, an error ends the chunked body
+    without its last chunk: clients see a broken transfer, never a complete-looking file.
+    ``on_close`` runs when the body ends or the response is closed."""
+    slot = acquire_export_slot(request)
+
+    def release():
+        try:
+            if on_close is not None:
+                on_close()
+        finally:
+            slot()
+
     body = ReleasedWhenClosed(chunks, release)
-    # The first chunk is made now, while an error can still be answered as any other (a 503
-    # when the database is down). Once bytes are sent, an error ends the chunked body without
-    # its last chunk: clients see a broken transfer, never a complete-looking file.
-    body.prime()
+    if prime:
+        body.prime()
     extension = "csv" if renderer.format == "csv" else "jsonl"
     response = StreamingHttpResponse(body, content_type=f"{renderer.media_type}; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
@@ -707,20 +721,26 @@ class ClaimViewSet(CuratedViewSet):
         reviews = models.Review.objects.visible_to(request.user)
         export_format = request.accepted_renderer.format
         public_only = not sees_drafts(request.user, models.Statement)
+        rows = None
         if export_format == "claimreview":
             # One complete ClaimReview per review of the filtered claims.
             selected = reviews.filter(claim__in=claims).order_by("id")
             chunks = exports.claimreviews_jsonl(selected, public_only=public_only)
         else:
-            records = (
-                exports.claim_record(claim, public_only=public_only)
-                for claim in exports.iterate(exports.claims_for_export(claims, reviews))
-            )
+            rows = exports.iterate(exports.claims_for_export(claims, reviews))
+            records = (exports.claim_record(claim, public_only=public_only) for claim in rows)
             if export_format == "csv":
                 chunks = exports.stream_csv(records, exports.CLAIM_COLUMNS)
             else:
                 chunks = exports.stream_jsonl(records)
-        return streaming_export(chunks, name="claims", renderer=request.accepted_renderer, request=request)
+        return streaming_export(
+            chunks,
+            name="claims",
+            renderer=request.accepted_renderer,
+            request=request,
+            prime=rows is None,  # the COPY export (ClaimReview); the others read nothing yet
+            on_close=rows.close if rows is not None else None,
+        )
 
     @extend_schema(
         summary="Has this been checked before? Existing claims ranked by similarity to a text",

@@ -613,3 +613,23 @@ def test_an_editors_verdict_or_statement_change_takes_a_review_or_claim_back_to_
     other = StatementFactory(status="published")
     answer = patch(editor_api, f"{API}/claims/{claim.public_id}/", {"statement": str(other.public_id)})
     assert answer.json()["status"] == "draft"
+
+
+# ---------------------------------------------------------------- 4. exports under the exports' time limit
+
+
+def test_the_claims_export_runs_under_the_exports_time_limit(anon_api, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.EXPORT_STATEMENT_TIMEOUT_MS = 123456
+    ClaimFactory(status="published", statement=StatementFactory(status="published"))
+    with CaptureQueriesContext(connection) as queries:
+        body(anon_api.get(f"{API}/claims/export/?format=csv"))
+    sql = [q["sql"] for q in queries.captured_queries]
+    start = next(i for i, q in enumerate(sql) if "statement_timeout = 123456" in q)
+    reads = [i for i, q in enumerate(sql) if 'FROM "claims_claim"' in q]
+    reset = next(i for i, q in enumerate(sql) if q == "RESET statement_timeout")
+    assert reads and start < min(reads) and max(reads) < reset
+    with connection.cursor() as cursor:  # the connection's own limit is back
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] != "123456ms"
