@@ -293,11 +293,18 @@ def drafts_with_markers(db):
 
 def anonymous_urls(records):
     statement, claim, review = records["statement"], records["claim"], records["review"]
-    urls = [f"{API}/{resource}/" for resource in ("statements", "claims", "reviews", "sources", "speakers")]
-    for resource, record in (("statements", statement), ("claims", claim), ("reviews", review)):
+    resources = ("statements", "claims", "reviews", "sources", "speakers", "outlets", "topics")
+    urls = [f"{API}/{resource}/" for resource in resources]
+    for resource, record in (
+        ("statements", statement),
+        ("claims", claim),
+        ("reviews", review),
+        ("sources", records["source"]),
+        ("speakers", records["speaker"]),
+        ("outlets", review.reviewer),
+    ):
         urls += [f"{API}/{resource}/{record.public_id}/", f"{API}/{resource}/{record.public_id}/history/"]
     urls += [
-        f"{API}/sources/{records['source'].public_id}/",
         f"{API}/speakers/{records['speaker'].slug}/",
         f"{API}/reviews/{review.public_id}/claimreview/",
         f"{API}/claims/similar/?text=zebrafishmarker harbour quarantine words",
