@@ -513,17 +513,27 @@ class ExportRows:
 
     def __init__(self, queryset: QuerySet):
         self._queryset, self._rows, self._closed = queryset, None, False
+        self._first: list = []
+
+    def start(self) -> None:
+        """Read the first chunk now (the view does, so that a database that is down is an
+        ordinary error answer, a 503, instead of a body that breaks before its first byte)."""
+        if self._rows is not None or self._closed:
+            return
+        with connections[self._queryset.db].cursor() as cursor:
+            cursor.execute("SET statement_timeout = %s", [settings.EXPORT_STATEMENT_TIMEOUT_MS])
+        self._rows = self._queryset.iterator(chunk_size=CHUNK)
+        self._first = [row for row in [next(self._rows, None)] if row is not None]
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self._rows is None:
-            if self._closed:
-                raise StopIteration
-            with connections[self._queryset.db].cursor() as cursor:
-                cursor.execute("SET statement_timeout = %s", [settings.EXPORT_STATEMENT_TIMEOUT_MS])
-            self._rows = self._queryset.iterator(chunk_size=CHUNK)
+        self.start()
+        if self._first:
+            return self._first.pop()
+        if self._rows is None:  # closed before it started
+            raise StopIteration
         try:
             return next(self._rows)
         except StopIteration:

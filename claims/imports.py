@@ -581,6 +581,16 @@ def import_claimreviews(
 def read_statement_rows(text: str) -> list[tuple[int, dict]]:
     """(line number, record) from the statements JSON Lines or CSV that the API exports."""
     lines = text.splitlines()
+    if lines and lines[0].lstrip().startswith("["):
+        try:
+            loads(text)
+        except json.JSONDecodeError as error:
+            raise ImportRejected(
+                [f"line {error.lineno}: not JSON ({error.msg}, column {error.colno})"]
+            ) from None
+        raise ImportRejected(
+            ["A JSON array: the statements import reads JSON Lines (one object a line) or CSV."]
+        )
     if lines and lines[0].lstrip().startswith("{"):
         rows, problems = [], []
         for n, line in enumerate(lines, 1):

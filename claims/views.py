@@ -68,28 +68,34 @@ FORMAT = OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, de
 
 
 def streaming_export(
-    chunks, *, name: str, renderer: ExportRenderer, request, prime: bool = True, on_close=None
+    chunks, *, name: str, renderer: ExportRenderer, request, prime: bool = True, rows=None
 ) -> StreamingHttpResponse:
     """The export's response; refused (429) while this client has ``API_EXPORTS_PER_CLIENT``
     exports streaming already (counted in the shared cache, released when each one ends).
 
-    ``prime`` (the COPY exports): the first chunk is made now, while an error can still be
-    answered as any other (a 503 when the database is down); the exports built in Python read
-    nothing before their body is read. Once bytes are sent, an error ends the chunked body
-    without its last chunk: clients see a broken transfer, never a complete-looking file.
-    ``on_close`` runs when the body ends or the response is closed."""
+    ``prime`` (the COPY exports) makes the first chunk now, and ``rows`` (the ``ExportRows``
+    of an export built in Python) reads its first chunk of rows now: an error then is still
+    answered as any other (a 503 when the database is down). Once bytes are sent, an error ends
+    the chunked body without its last chunk: clients see a broken transfer, never a
+    complete-looking file. ``rows`` are closed when the body ends or the response is closed."""
     slot = acquire_export_slot(request)
 
     def release():
         try:
-            if on_close is not None:
-                on_close()
+            if rows is not None:
+                rows.close()
         finally:
             slot()
 
     body = ReleasedWhenClosed(chunks, release)
-    if prime:
-        body.prime()
+    try:
+        if rows is not None:
+            rows.start()
+        if prime:
+            body.prime()
+    except BaseException:
+        body.close()
+        raise
     extension = "csv" if renderer.format == "csv" else "jsonl"
     response = StreamingHttpResponse(body, content_type=f"{renderer.media_type}; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
@@ -738,8 +744,8 @@ class ClaimViewSet(CuratedViewSet):
             name="claims",
             renderer=request.accepted_renderer,
             request=request,
-            prime=rows is None,  # the COPY export (ClaimReview); the others read nothing yet
-            on_close=rows.close if rows is not None else None,
+            prime=rows is None,  # the COPY export (ClaimReview); the others start their rows
+            rows=rows,
         )
 
     @extend_schema(
