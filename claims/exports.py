@@ -20,6 +20,7 @@ from django.db import DatabaseError, connection, connections, router
 from django.db.models import Prefetch, QuerySet
 
 from . import models
+from .representations import PUBLIC_SQL
 
 CHUNK = 2000
 # Bytes of COPY output handed on at a time.
@@ -93,18 +94,17 @@ def _precision(alias: str = "s") -> str:
 
 _TIMESTAMP = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
-_PUBLIC_SQL = "(" + ", ".join(f"'{status}'" for status in models.StatusQuerySet.PUBLIC_STATUSES) + ")"
 
 # A statement's stored responds_to list names every statement it responds to, drafts too. For
 # readers who see no drafts, the (few) statements that respond to a draft get the list of the
 # public ones instead, built at export time; every other row's stored list is already right.
 _RESPONDS_TO_A_DRAFT = f"""(s.export_responds_to <> '' AND EXISTS (
         SELECT 1 FROM claims_statementlink hl JOIN claims_statement ht ON ht.id = hl.to_statement_id
-        WHERE hl.from_statement_id = s.id AND hl.type = 'responds_to' AND ht.status NOT IN {_PUBLIC_SQL}))"""
+        WHERE hl.from_statement_id = s.id AND hl.type = 'responds_to' AND ht.status NOT IN {PUBLIC_SQL}))"""
 _PUBLIC_RESPONSES = f"""coalesce((
         SELECT string_agg(pt.public_id::text, '; ' ORDER BY pl.id)
         FROM claims_statementlink pl JOIN claims_statement pt ON pt.id = pl.to_statement_id
-        WHERE pl.from_statement_id = s.id AND pl.type = 'responds_to' AND pt.status IN {_PUBLIC_SQL}), '')"""
+        WHERE pl.from_statement_id = s.id AND pl.type = 'responds_to' AND pt.status IN {PUBLIC_SQL}), '')"""
 
 
 def statements_csv_sql(*, public_only: bool = False) -> str:
@@ -396,9 +396,8 @@ def claimreview_sql(ids_sql: str, *, public_only: bool = False) -> str:
     with its speakers, date and appearances.
     """
     work = _creative_work("so", "po")
-    public = ", ".join(f"'{status}'" for status in models.StatusQuerySet.PUBLIC_STATUSES)
     statement_id = (
-        f"(SELECT cs.id FROM claims_statement cs WHERE cs.id = c.statement_id AND cs.status IN ({public}))"
+        f"(SELECT cs.id FROM claims_statement cs WHERE cs.id = c.statement_id AND cs.status IN {PUBLIC_SQL})"
         if public_only
         else "c.statement_id"
     )

@@ -246,10 +246,7 @@ def public_authors(versions) -> dict[int, str | None]:
     if setting != "role":
         return {v.history_id: (setting or None) for v in versions}
     user_ids = {v.history_user_id for v in versions if v.history_user_id is not None}
-    users = {
-        user.pk: user
-        for user in User.objects.filter(pk__in=user_ids).prefetch_related("groups", "user_permissions")
-    }
+    users = {user.pk: user for user in User.objects.filter(pk__in=user_ids).prefetch_related("groups")}
     return {v.history_id: _role(users.get(v.history_user_id)) for v in versions}
 
 
