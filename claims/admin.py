@@ -1,5 +1,9 @@
 """The curation desk: fact-checkers log, link, review and publish here."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.postgres.forms import SimpleArrayField
@@ -26,10 +30,11 @@ from .models import (
     Status,
     Topic,
 )
+from .permissions import can_publish
 
 AUDIT_FIELDS = ("public_id", "created_at", "created_by", "updated_at", "updated_by")
 # Links typed without a scheme are taken as https (Django 6's default).
-URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+URL_FIELDS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
 
 
 def stamp(obj, user) -> None:
@@ -127,21 +132,16 @@ class StatusAdmin(CuratedAdmin):
     actions = ["publish", "retract"]
 
     def has_publish_permission(self, request):
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.publish_{opts.model_name}")
+        return can_publish(request.user, self.model)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
         return readonly if self.has_publish_permission(request) else ("status", *readonly)
 
     def save_model(self, request, obj, form, change):
-        if not self.has_publish_permission(request):
-            # Also covers restoring an old version from the history page,
-            # which would otherwise bring back that version's status.
-            if change:
-                obj.status = type(obj).objects.values_list("status", flat=True).get(pk=obj.pk)
-            else:
-                obj.status = Status.DRAFT
+        # Also covers restoring an old version from the history page, which would otherwise
+        # bring back that version's status.
+        services.keep_status_unless_publisher(obj, request.user)
         if change and services.back_to_draft_if_an_editor_changed(
             obj, request.user, changed=form.has_changed()
         ):
@@ -167,14 +167,9 @@ class StatusAdmin(CuratedAdmin):
         )
 
     def _set_status(self, request, queryset, status):
-        # One save per row (not queryset.update) so each change is in the history.
-        changed = 0
-        for obj in queryset.exclude(status=status):
-            obj.status = status
-            stamp(obj, request.user)
-            obj._history_user = request.user
-            obj.save(update_fields=["status", "updated_at", "updated_by"])
-            changed += 1
+        changed = services.set_status(
+            records=queryset.exclude(status=status), status=status, user=request.user
+        )
         self.message_user(
             request, f"{changed} {self.opts.verbose_name_plural} marked {status}.", messages.SUCCESS
         )

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,9 +24,12 @@ from django.db.models import CharField, Model, TextField, UniqueConstraint, URLF
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from . import exports, models, representations, search
+from . import documents, exports, models
+from .documents import dependencies, public
+from .documents import search as record_documents
+from .documents import statements as statement_documents
+from .history import EVERY_ROW, record_history
 from .imports import ImportRejected, Report, check_size
-from .services import EVERY_ROW, record_history
 
 SCHEMA_VERSION = "1"
 
@@ -42,7 +46,7 @@ class Column:
 @dataclass(frozen=True)
 class Table:
     name: str
-    model: type
+    model: type[Any]  # a model class (typed loosely: its _meta is read generically)
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ("id",)
 
@@ -217,8 +221,8 @@ BY_NAME = {t.name: t for t in TABLES}
 def _table_schema(table: Table) -> dict:
     fields = []
     for c in table.columns:
-        spec = {"name": c.name, "type": c.type}
-        constraints = {}
+        spec: dict[str, Any] = {"name": c.name, "type": c.type}
+        constraints: dict[str, Any] = {}
         if c.required:
             constraints["required"] = True
         if c.enum:
@@ -274,7 +278,7 @@ def _cell_sql(table: Table, column: Column, joins: list[str]) -> str:
     return {
         "array": f"(SELECT {_JSON_LIST.format(value='e', order='n')} FROM unnest({db_column}) WITH ORDINALITY u(e, n))",
         "boolean": f"CASE WHEN {db_column} THEN 'true' WHEN NOT {db_column} THEN 'false' END",
-        "datetime": representations.timestamp(db_column),
+        "datetime": public.timestamp(db_column),
         "date": f"to_char({db_column}, 'YYYY-MM-DD')",
         "number": f"trim_scale({db_column})::text",
         "integer": f"{db_column}::text",
@@ -286,7 +290,7 @@ def _copy_sql(table: Table, selected) -> tuple[str, list]:
     creation (then id), or by their key."""
     joins: list[str] = []
     cells = [f'{_cell_sql(table, column, joins)} AS "{column.name}"' for column in table.columns]
-    where, params = "", []
+    where, params = "", ()
     if selected is not None:
         ids_sql, params = exports.selected_ids(selected)
         where = f"WHERE t.id IN ({ids_sql})"
@@ -489,7 +493,7 @@ def _read(directory: Path, table: Table, problems: list[str]) -> list[dict]:
 
 def _read_rows(path: Path, table: Table, problems: list[str], reader) -> list[dict]:
     rows = []
-    header = next(reader, [])
+    header: list[str] = next(reader, [])
     expected = [c.name for c in table.columns]
     if header != expected:
         problems.append(f"{path.name}: the header should be {','.join(expected)}")
@@ -566,12 +570,11 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
         raise ImportRejected(problems)
     report = Report()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
         # Sorts and aggregates over whole files in memory, not in temporary files.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [IMPORT_WORK_MEM])
         # And for the indexes built again after a bulk load (a GIN index's pending entries).
         cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [IMPORT_WORK_MEM])
-        try:
+        with documents.paused(cursor):
             loader = _Loader(cursor, report)
             for table in TABLES:
                 loader.stage(table, directory / f"{table.name}.csv", progress)
@@ -594,7 +597,7 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
             # empty waits for them, a small table's too.
             deferring = any(loader.defers(table) for table in TABLES)
             referring = sorted(loader.empty) if deferring else bulk
-            foreign_keys = _drop_foreign_keys(cursor, referring, sorted(loader.empty))
+            foreign_keys = drop_foreign_keys(cursor, referring, sorted(loader.empty))
             for table in TABLES:
                 step(f"Checking references and writing {table.name}")
                 loader.load(table)
@@ -604,24 +607,22 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
             # The documents' lookups need the indexes; the foreign keys to statements inserted
             # last can only be added once they are in.
             waiting = foreign_keys if loader.deferred else []
-            _restore(cursor, dropped, [key for key in foreign_keys if key not in waiting])
+            restore_indexes_and_keys(cursor, dropped, [key for key in foreign_keys if key not in waiting])
             if sum(report.created.values()) >= ANALYZE_AFTER:
                 # Statistics for what was just written: the planner would otherwise
                 # take the filled tables for empty ones and build each document by scans.
                 # Sizes and join keys are all it needs: a sample of 3,000 rows a table, not
                 # 30,000 (0.5 s); autovacuum analyzes them in full after the commit.
                 cursor.execute(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}")
-                cursor.execute("ANALYZE " + ", ".join(_written_tables() + list(loader.deferred.values())))
+                cursor.execute("ANALYZE " + ", ".join(written_tables() + list(loader.deferred.values())))
                 cursor.execute("RESET default_statistics_target")
             step("Building the statements' search and API documents")
             if "statements" in loader.deferred:  # all of them, inserted now
-                search.build_statement_documents(cursor, rows=loader.deferred["statements"])
+                statement_documents.build_statement_documents(cursor, rows=loader.deferred["statements"])
                 cursor.execute(f"DROP TABLE {loader.deferred['statements']}")
             else:
-                search.build_statement_documents(cursor, loader.statements_to_index())
-            _restore(cursor, {models.Statement._meta.db_table: statement_indexes}, waiting)
-        finally:
-            cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
+                statement_documents.build_statement_documents(cursor, loader.statements_to_index())
+            restore_indexes_and_keys(cursor, {models.Statement._meta.db_table: statement_indexes}, waiting)
         step("Recording history")
         # The records this import wrote, and only those (not every record of the archive
         # without history: looking for those read every table whole on every import).
@@ -631,7 +632,7 @@ def import_package(directory: Path, *, progress=None, step=None) -> Report:
             history_type="+",
         )
         record_history(loader.records(loader.updated), reason="Updated from a data package")
-        _restore(cursor, history_indexes)  # the first entries are in
+        restore_indexes_and_keys(cursor, history_indexes)  # the first entries are in
         step("Committing")
     return report
 
@@ -642,22 +643,16 @@ IMPORT_WORK_MEM = "256MB"
 ANALYZE_AFTER = 10_000
 # Its statistics target (PostgreSQL's default is 100: 300 rows sampled per unit).
 ANALYZE_TARGET = 10
-# Tables whose changes alter the documents of the statements that use them.
-INDEXED_THROUGH = {
-    "speakers": "SELECT statement_id FROM claims_statementspeaker WHERE speaker_id = ANY(%s)",
-    "sources": "SELECT statement_id FROM claims_appearance WHERE source_id = ANY(%s)",
-    "outlets": "SELECT a.statement_id FROM claims_appearance a JOIN claims_source s ON s.id = a.source_id "
-    "WHERE s.outlet_id = ANY(%s)",
-    "topics": "SELECT statement_id FROM claims_statement_topics WHERE topic_id = ANY(%s)",
-}
 # Search documents that an insert into an empty table computes set-based (cells of the file
 # ``s``, and the records its references resolve to, ``r_<column>``), which the tables'
 # triggers keep during a bulk load (migration 0017) instead of building them row by row.
 BULK_DOCUMENTS = {
-    "sources": {"search_vector": search.source_vector("s.title", "s.url", "s.description", "r_outlet.name")},
+    "sources": {
+        "search_vector": record_documents.source_vector("s.title", "s.url", "s.description", "r_outlet.name")
+    },
     "claims": {
-        "search_vector": search.claim_vector("s.text", "r_statement.text"),
-        "normalized_text": "claims_normalize(coalesce(s.text, ''))",
+        "search_vector": record_documents.claim_vector("s.text", "r_statement.text"),
+        "normalized_text": record_documents.claim_key("s.text"),
     },
 }
 # Files whose rows, loaded in bulk into an empty table, are inserted after every other file
@@ -699,7 +694,7 @@ _SURE_DAY = (
 _TIME = r"[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
 _JSON_STRING = r'"([^"\\\x01-\x1f]|\\["\\/bfnrt])*"'
 TYPES = {
-    # type: (fast, shape, cast, name in messages)
+    # For each type: (fast, shape, cast, name in messages)
     "uuid": (_valid_uuid, None, None, "UUID"),
     "date": (_matching(f"^{_SURE_DAY}$"), r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date", "date"),
     "datetime": (
@@ -773,7 +768,7 @@ CLEAN_RULES = (
         "",
         "s.from_statement::uuid = s.to_statement::uuid",
         "to_statement",
-        "A statement cannot be linked to itself.",
+        models.SELF_LINK,
     ),
     (
         "reviews",
@@ -827,23 +822,33 @@ def _drop_secondary_indexes(cursor, tables: list[str]) -> dict[str, list[str]]:
     return dropped
 
 
-def _restore(cursor, definitions: dict[str, list[str]], foreign_keys=()) -> None:
+def restore_indexes_and_keys(cursor, definitions: dict[str, list[str]], foreign_keys=()) -> None:
     """Create the indexes dropped (by table), and add back the foreign keys dropped."""
     if not any(definitions.values()) and not foreign_keys:
         return
     # A table with deferred foreign-key checks pending cannot be indexed or altered: run
-    # them now (as the commit would), then defer again.
-    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    # them now (as the commit would), then defer again (those keys only: whether other
+    # deferrable constraints, such as the documents' builder, are deferred is the caller's).
+    tables = sorted({*definitions, *(table for table, _, _ in foreign_keys)})
+    cursor.execute(
+        "SELECT string_agg(DISTINCT quote_ident(conname), ', ') FROM pg_constraint WHERE contype = 'f' "
+        "AND condeferrable AND (conrelid = ANY(%s::regclass[]) OR confrelid = ANY(%s::regclass[]))",
+        [tables, tables],
+    )
+    keys = cursor.fetchone()[0]
+    if keys:
+        cursor.execute(f"SET CONSTRAINTS {keys} IMMEDIATE")
     for statements in definitions.values():
         for statement in statements:
             cursor.execute(statement)
     for table, name, definition in foreign_keys:
         # Checks every row at once (an anti-join), as pg_restore's constraints do.
         cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
-    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    if keys:
+        cursor.execute(f"SET CONSTRAINTS {keys} DEFERRED")
 
 
-def _drop_foreign_keys(cursor, tables: list[str], targets: list[str]) -> list[tuple[str, str, str]]:
+def drop_foreign_keys(cursor, tables: list[str], targets: list[str]) -> list[tuple[str, str, str]]:
     """Drop the foreign keys of these tables that refer to one of ``targets``; return
     (table, constraint, definition) of each, to be added back.
 
@@ -864,7 +869,7 @@ def _drop_foreign_keys(cursor, tables: list[str], targets: list[str]) -> list[tu
     return keys
 
 
-def _written_tables() -> list[str]:
+def written_tables() -> list[str]:
     """The tables an import writes to, many-to-many ones included."""
     tables = []
     for table in TABLES:
@@ -1005,7 +1010,9 @@ class _Loader:
         That scan (which parallel workers can share) leaves out the cast tried on cells of
         an unusual form, whose exception handler cannot run in parallel: the rows it finds
         suspect, if any, are checked again with it."""
-        checks = []  # (condition, column, problem, value shown, condition in the first scan)
+        checks: list[
+            tuple[str, str, str, str, str | None]
+        ] = []  # (condition, column, problem, value shown, condition in the first scan)
         lists = []  # checks of a list's elements: queries of their own
         fields = {f.name: f for f in table.model._meta.concrete_fields}
         for column in table.columns:
@@ -1028,9 +1035,7 @@ class _Loader:
                 fast, shape, cast, _ = TYPES[kind]
                 valid = fast(cell)
                 if shape:
-                    valid += (
-                        f" OR ({cell} ~ {_quote(shape)} AND pg_temp.claims_castable({cell}, {_quote(cast)}))"
-                    )
+                    valid += f" OR ({cell} ~ {_quote(shape)} AND pg_temp.claims_castable({cell}, {_quote(cast or '')}))"
                 checks.append(
                     (
                         f"coalesce({cell}, '') <> '' AND NOT ({valid})",
@@ -1056,7 +1061,11 @@ class _Loader:
         staged = self.staged(table.name)
         suspect = " OR ".join(f"({c if f is None else f})" for c, _, _, _, f in checks)
         suspects = [
-            line for (line,) in search.shared(self.cursor, f"SELECT line FROM {staged} WHERE {suspect}")
+            line
+            for (line,) in statement_documents.shared(
+                self.cursor, f"SELECT line FROM {staged} WHERE {suspect}"
+            )
+            or []
         ]
         if suspects:
             where = " OR ".join(f"({condition})" for condition, *_ in checks)
@@ -1110,7 +1119,7 @@ class _Loader:
         model, names = table.model, {c.name for c in table.columns}
         refs = {c.name for c in table.columns if c.ref} | {"id"}
         as_key = lambda name: f"s.{name}::uuid" if name in refs else f"s.{name}"  # noqa: E731
-        groups = []  # (columns, condition, message)
+        groups: list[tuple[tuple[str, ...], str, Any]] = []  # (columns, condition, message)
         if table.identified:
             groups.append((("id",), "true", None))
         else:
@@ -1180,12 +1189,12 @@ class _Loader:
                     self.problem(table, line, f"{column.name}: {bad[value]}")
 
     def check_model_rules(self, table: Table) -> None:
-        for name, join, condition, column, message in CLEAN_RULES:
+        for name, join, condition, field_name, message in CLEAN_RULES:
             if name == table.name:
                 for (line,) in self.rows(
                     f"SELECT s.line FROM {self.staged(name)} s {join} WHERE {condition} ORDER BY 1 LIMIT 1000"
                 ):
-                    self.problem(table, line, f"{column}: {message}")
+                    self.problem(table, line, f"{field_name}: {message}")
         model = table.model
         if model.clean_fields is Model.clean_fields:
             return
@@ -1309,7 +1318,7 @@ class _Loader:
     def defer(self, table: Table, selected: str, joins: str) -> list[tuple]:
         """Statements into an empty archive: their rows (typed, with ids taken in advance) wait
         in a table of their own, for the other files to refer to, and are inserted last with
-        their documents (``search.build_statement_documents``), each written once instead of
+        their documents (``documents.statements.build_statement_documents``), each written once instead of
         written bare and rewritten whole. Returns (id, id) for each row, as an INSERT would."""
         ids = self.take_ids(table)
         rows = self.staged(f"{table.name}_rows")
@@ -1345,7 +1354,7 @@ class _Loader:
                 # INSERT never is).
                 built = f"documents_{table.name}"
                 self.cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{built}")
-                search.shared(
+                statement_documents.shared(
                     self.cursor,
                     f"CREATE TEMP TABLE {built} AS SELECT s.line, "
                     + ", ".join(f"{sql} AS {name}" for name, sql in documents.items())
@@ -1508,9 +1517,12 @@ class _Loader:
         changed; None when that is every statement of the archive (a load into an empty
         one): the documents are then built without a list of ids to filter every table by
         (an `= ANY` of 94,000 ids cost 3 of the 13 s of the one-year package's documents)."""
-        for name, sql in INDEXED_THROUGH.items():
-            if self.updated.get(name):
-                self.statements.update(pk for (pk,) in self.rows(sql, [sorted(self.updated[name])]))
+        for table in TABLES:
+            affected = dependencies.statements_affected(table.model._meta.db_table)
+            if affected and self.updated.get(table.name):
+                self.statements.update(
+                    pk for (pk,) in self.rows(affected, [sorted(self.updated[table.name])])
+                )
         if len(self.statements) == models.Statement.objects.count():
             return None
         return sorted(self.statements)

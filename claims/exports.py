@@ -13,6 +13,7 @@ import json
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -20,7 +21,8 @@ from django.db import DatabaseError, connection, connections, router
 from django.db.models import Prefetch, QuerySet
 
 from . import models
-from .representations import PUBLIC_SQL
+from .documents.public import PUBLIC_SQL
+from .documents.statements import TIMESTAMP, json_list, precision_text, said_on_text
 
 CHUNK = 2000
 # Bytes of COPY output handed on at a time.
@@ -64,37 +66,6 @@ STATEMENT_COLUMNS = [
 ]
 
 
-# Columns the statement exports compute in PostgreSQL: the CSV's as it is written, the
-# JSON Lines' when a statement is written (its stored line). The related lists come
-# from the statement's export_* columns, which database triggers keep current
-# (migrations 0010, 0015): an export is one scan of one table.
-def _said_on(alias: str = "s", *, stored: bool = False) -> str:
-    """The date at its precision as text: 2020-01-09, 2020-01 or 2020 (empty when unknown).
-
-    For an export, ``date::text``: ISO 8601 on every connection (psycopg2 sets the ISO
-    DateStyle when it connects, whatever the server's default; a test checks), and half
-    the cost of ``to_char`` (0.45 s of a million-statement export). For a ``stored`` line,
-    ``to_char``, whose output no connection's DateStyle changes (the trigger runs on
-    whichever connection writes the statement)."""
-    if stored:
-        day, month, year = (f"to_char({alias}.said_on, '{f}')" for f in ("YYYY-MM-DD", "YYYY-MM", "YYYY"))
-    else:
-        day = f"{alias}.said_on::text"
-        month, year = f"left({day}, 7)", f"left({day}, 4)"
-    return f"""CASE WHEN {alias}.said_on IS NULL THEN ''
-         WHEN {alias}.said_on_precision = 'month' THEN {month}
-         WHEN {alias}.said_on_precision = 'year' THEN {year}
-         ELSE {day} END"""
-
-
-def _precision(alias: str = "s") -> str:
-    """The date's precision, empty when the date is unknown."""
-    return f"CASE WHEN {alias}.said_on IS NULL THEN '' ELSE {alias}.said_on_precision END"
-
-
-_TIMESTAMP = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
-
-
 # A statement's stored responds_to list names every statement it responds to, drafts too. For
 # readers who see no drafts, the (few) statements that respond to a draft get the list of the
 # public ones instead, built at export time; every other row's stored list is already right.
@@ -116,60 +87,16 @@ def statements_csv_sql(*, public_only: bool = False) -> str:
     return f"""
 COPY (
     SELECT s.public_id AS id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language,
-        {_said_on()} AS said_on, {_precision()} AS said_on_precision, s.place, s.context,
+        {said_on_text()} AS said_on, {precision_text()} AS said_on_precision, s.place, s.context,
         s.export_speakers AS speakers, s.export_speaker_roles AS speaker_roles, s.export_topics AS topics,
         s.export_source_urls AS source_urls, s.export_quotes AS quotes, {responds_to} AS responds_to,
-        {_TIMESTAMP.format("s.created_at")} AS created_at, {_TIMESTAMP.format("s.updated_at")} AS updated_at
+        {TIMESTAMP.format("s.created_at")} AS created_at, {TIMESTAMP.format("s.updated_at")} AS updated_at
     FROM claims_statement s WHERE s.id IN ({{ids}}) ORDER BY s.id
 ) TO STDOUT WITH (FORMAT csv, HEADER, ENCODING 'UTF8')
 """
 
 
 STATEMENTS_CSV_SQL = statements_csv_sql()
-
-
-def _list(column: str) -> str:
-    """A "; "-joined export list (slugs, roles, UUIDs: none contains "; ") as a JSON array."""
-    return f"CASE WHEN {column} = '' THEN '[]'::json ELSE to_json(string_to_array({column}, '; ')) END"
-
-
-# The fields of a statement's JSON Lines record, in order: the composite type
-# claims_statement_line (migration 0015) names them.
-STATEMENT_LINE_FIELDS = [
-    *("id", "status", "text", "text_type", "original_text", "original_language", "language"),
-    *("said_on", "said_on_precision", "place", "context", "speakers", "speaker_roles", "topics"),
-    *("source_urls", "quotes", "responds_to", "created_at", "updated_at", "appearances"),
-]
-
-
-def statement_line(own: str = "s", lists: str = "s") -> str:
-    """SQL: a statement's line of the JSON Lines export (text), its own columns read from
-    ``own`` and its export lists from ``lists``.
-
-    The line is stored with the statement (``export_jsonl``), built by a trigger from the
-    row being written (migration 0015, a frozen copy of this) and by
-    ``search.build_statement_documents`` for bulk loads: building it at export time
-    cost three times the plain COPY of the rows. ``row_to_json`` of a row of the type
-    ``claims_statement_line`` names the fields without a subquery per statement (which
-    cost twice as much).
-    """
-    values = [
-        *(f"{own}.{c}" for c in ("public_id", "status", "text", "text_type", "original_text")),
-        *(f"{own}.{c}" for c in ("original_language", "language")),
-        _said_on(own, stored=True),
-        _precision(own),
-        f"{own}.place",
-        f"{own}.context",
-        *(_list(f"{lists}.{c}") for c in ("export_speakers", "export_speaker_roles", "export_topics")),
-        f"""jsonb_path_query_array({lists}.export_appearances, '$[*] ? (@.url != "").url')""",
-        f"""jsonb_path_query_array({lists}.export_appearances, '$[*] ? (@.quote != "").quote')""",
-        _list(f"{lists}.export_responds_to"),
-        _TIMESTAMP.format(f"{own}.created_at"),
-        _TIMESTAMP.format(f"{own}.updated_at"),
-        f"{lists}.export_appearances",
-    ]
-    assert len(values) == len(STATEMENT_LINE_FIELDS)
-    return "row_to_json(ROW(\n        " + ",\n        ".join(values) + "\n    )::claims_statement_line)::text"
 
 
 # One JSON object per line. COPY's CSV format with a quote and a delimiter
@@ -183,7 +110,7 @@ def statements_jsonl_sql(*, public_only: bool = False) -> str:
     # the key occurs once, and nowhere else unescaped (text values escape their quotes).
     line = (
         f"""CASE WHEN {_RESPONDS_TO_A_DRAFT} THEN regexp_replace(s.export_jsonl, '"responds_to":\\[[^]]*\\]',
-            '"responds_to":' || ({_list(_PUBLIC_RESPONSES)})::text) ELSE s.export_jsonl END"""
+            '"responds_to":' || ({json_list(_PUBLIC_RESPONSES)})::text) ELSE s.export_jsonl END"""
         if public_only
         else "s.export_jsonl"
     )
@@ -213,7 +140,7 @@ def statements_csv(statements: QuerySet, *, public_only: bool = False) -> Iterat
 
 
 def statements_jsonl(statements: QuerySet, *, public_only: bool = False) -> Iterator[bytes]:
-    """The filtered statements as JSON Lines: their stored lines (``statement_line``),
+    """The filtered statements as JSON Lines: their stored lines (``documents.statements.statement_line``),
     written out by PostgreSQL's COPY and streamed as they come.
 
     Each record carries the statement's appearances whole, so the file imports
@@ -431,7 +358,7 @@ def claimreview_sql(ids_sql: str, *, public_only: bool = False) -> str:
             '@type', 'Rating', 'alternateName', r.rating_text, 'ratingValue', trim_scale(r.rating_value),
             'bestRating', trim_scale(r.best_rating), 'worstRating', trim_scale(r.worst_rating)),
         'itemReviewed', json_build_object(
-            '@type', 'Claim', 'author', au.authors, 'datePublished', NULLIF({_said_on("st")}, ''),
+            '@type', 'Claim', 'author', au.authors, 'datePublished', NULLIF({said_on_text("st")}, ''),
             'appearance', w.works, 'firstAppearance', w.first),
         'url', NULLIF(r.url, ''), 'datePublished', r.published_on, 'reviewBody', NULLIF(r.summary, '')))
     FROM selected r
@@ -511,7 +438,8 @@ class ExportRows:
     when the response is closed, a reader gone) gives the connection its own limit back."""
 
     def __init__(self, queryset: QuerySet):
-        self._queryset, self._rows, self._closed = queryset, None, False
+        self._queryset, self._closed = queryset, False
+        self._rows: Iterator[Any] | None = None
         self._first: list = []
 
     def start(self) -> None:

@@ -8,6 +8,8 @@ that looks like an answer.
 import copy
 import datetime
 import uuid
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import django_filters as filters
 from django import forms
@@ -37,7 +39,7 @@ REF_ERRORS = {
 class RefField(forms.CharField):
     """A record named by public UUID or (where it has one) slug."""
 
-    default_error_messages = REF_ERRORS
+    default_error_messages: ClassVar[dict[str, Any]] = REF_ERRORS
 
     def __init__(self, *, model, slug_field=None, **kwargs):
         self.model, self.slug_field = model, slug_field
@@ -75,7 +77,7 @@ class RefField(forms.CharField):
 
 class MultipleRefField(forms.Field):
     widget = forms.SelectMultiple
-    default_error_messages = REF_ERRORS
+    default_error_messages: ClassVar[dict[str, Any]] = REF_ERRORS
 
     def __init__(self, *, model, slug_field=None, **kwargs):
         self.single = RefField(model=model, slug_field=slug_field, required=False)
@@ -165,11 +167,11 @@ def updated_since():
 
 class CuratedFilterSet(filters.FilterSet):
     # With ``q``, lists are ordered by relevance unless another ordering is asked for.
-    relevance = None
+    relevance: Callable[[str], tuple[SortKey, ...]] | None = None
     # Whether relevance is ranked among the newest matches only (search.newest_matches):
     # needed where a common word can match millions of rows.
     bounded_relevance = True
-    ORDERINGS = {
+    ORDERINGS: dict[str, tuple[SortKey, ...] | None] = {
         "-updated_at": ordering(SortKey("updated_at", descending=True)),
         "updated_at": ordering(SortKey("updated_at")),
     }
@@ -241,7 +243,7 @@ class TopicFilterSet(CuratedFilterSet):
 
     class Meta:
         model = models.Topic
-        fields = []
+        fields: list[str] = []
 
 
 class OutletFilterSet(CuratedFilterSet):
@@ -252,11 +254,11 @@ class OutletFilterSet(CuratedFilterSet):
 
     class Meta:
         model = models.Outlet
-        fields = []
+        fields: list[str] = []
 
 
 class SpeakerFilterSet(CuratedFilterSet):
-    ORDERINGS = {"relevance": None, **name_orderings()}
+    ORDERINGS: dict[str, tuple[SortKey, ...] | None] = {"relevance": None, **name_orderings()}
     bounded_relevance = False  # names match a handful of speakers, never millions
 
     @staticmethod
@@ -276,12 +278,12 @@ class SpeakerFilterSet(CuratedFilterSet):
 
     class Meta:
         model = models.Speaker
-        fields = []
+        fields: list[str] = []
 
 
 class SourceFilterSet(CuratedFilterSet):
     relevance = staticmethod(lambda term: ordering(SortKey("rank", True, search.rank(term))))
-    ORDERINGS = {
+    ORDERINGS: dict[str, tuple[SortKey, ...] | None] = {
         "relevance": None,
         "-published_on": ordering(SortKey("published_sort", True, Coalesce("published_on", NEVER))),
         **CuratedFilterSet.ORDERINGS,
@@ -303,7 +305,7 @@ class SourceFilterSet(CuratedFilterSet):
 
     class Meta:
         model = models.Source
-        fields = []
+        fields: list[str] = []
 
 
 # What the date orderings sort by (undated statements last either way), as
@@ -368,7 +370,7 @@ class StatementFilterSet(CuratedFilterSet):
 
     class Meta:
         model = models.Statement
-        fields = []
+        fields: list[str] = []
 
     def filter_speaker(self, qs, name, value):
         return qs.filter(
@@ -430,7 +432,7 @@ class StatementFilterSet(CuratedFilterSet):
 
 class ClaimFilterSet(CuratedFilterSet):
     relevance = staticmethod(lambda term: ordering(SortKey("rank", True, search.rank(term))))
-    ORDERINGS = {
+    ORDERINGS: dict[str, tuple[SortKey, ...] | None] = {
         "relevance": None,
         "-created_at": ordering(SortKey("created_at", descending=True)),
         "created_at": ordering(SortKey("created_at")),
@@ -473,7 +475,7 @@ class ClaimFilterSet(CuratedFilterSet):
 
     class Meta:
         model = models.Claim
-        fields = []
+        fields: list[str] = []
 
     def filter_q(self, qs, name, value):
         term = value.strip()
@@ -537,4 +539,4 @@ class ReviewFilterSet(CuratedFilterSet):
 
     class Meta:
         model = models.Review
-        fields = []
+        fields: list[str] = []

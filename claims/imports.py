@@ -16,17 +16,18 @@ import re
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils.text import slugify
 
-from . import models
+from . import models, services
 from .serializers import StatementWriteSerializer
 
 WIKIDATA = re.compile(r"^https?://(?:www\.)?wikidata\.org/(?:wiki|entity)/(Q[1-9][0-9]*)$")
@@ -268,7 +269,12 @@ def parse(number: int, item) -> tuple[Record | None, list[str]]:
     )
     if value is not None and (best is None or worst is None):
         problems.append(f"{where}: reviewRating has a ratingValue but not both bestRating and worstRating")
-    elif value is not None and not min(best, worst) <= value <= max(best, worst):
+    elif (
+        value is not None
+        and best is not None
+        and worst is not None
+        and not min(best, worst) <= value <= max(best, worst)
+    ):
         problems.append(f"{where}: reviewRating.ratingValue {value} lies outside {worst}–{best}")
     published_on, _ = _date(item.get("datePublished"), problems, where, "datePublished")
     record = Record(
@@ -348,12 +354,15 @@ def _unique_slug(model, name: str) -> str:
 HISTORY_REASON = "Imported from ClaimReview"
 
 
+M = TypeVar("M", bound=models.Curated)
+
+
 class Writer:
     def __init__(self, *, status: str, user, report: Report, update_existing: bool = False):
         self.status, self.user, self.report = status, user, report
         self.update_existing = update_existing
 
-    def save(self, obj, kind: str, fields: dict, *, where: str = "") -> object:
+    def save(self, obj: M, kind: str, fields: dict[str, Any], *, where: str = "") -> M:
         """Create ``obj``, or update the fields that differ when ``update_existing`` (else keep
         it as it is and say so); count which. Every write is in the history, by ``user``."""
         obj._history_user, obj._change_reason = self.user, HISTORY_REASON
@@ -375,7 +384,7 @@ class Writer:
         elif changed:
             if getattr(obj, "is_public", False):
                 self.report.changed_public.append(
-                    f"{where}: {obj.status} {kind[:-1]} {obj.public_id}: {', '.join(changed)} changed"
+                    f"{where}: {getattr(obj, 'status', '')} {kind[:-1]} {obj.public_id}: {', '.join(changed)} changed"
                 )
             for key in changed:
                 setattr(obj, key, fields[key])
@@ -543,7 +552,7 @@ def import_claimreviews(
     status: str = models.Status.DRAFT,
     skip_invalid: bool = False,
     user=None,
-    progress: Iterable | None = None,
+    progress: Callable[[list[Record]], Iterable[Record]] | None = None,
     update_existing: bool = False,
 ) -> Report:
     """Validate every record, then write them all in one transaction (or nothing).
@@ -552,10 +561,10 @@ def import_claimreviews(
     fact-checker refuses the record) and changed only with ``update_existing``; every write
     is recorded in the history with ``user``."""
     report = Report()
-    records = []
+    records: list[Record] = []
     for number, item in read_items(text):
         record, problems = parse(number, item)
-        if problems:
+        if problems or record is None:
             report.rejected.extend(problems)
         else:
             records.append(record)
@@ -775,5 +784,7 @@ def import_statements(*, text: str, progress=None) -> Report:
                 statement, data={"links": kept + links}, partial=True, context={"operator": True}
             )
             writer.is_valid(raise_exception=True)
-            writer._save_relations(statement, None, None, writer.validated_data["links"])
+            services.replace_statement_relations(
+                statement=statement, user=None, links=writer.validated_data["links"]
+            )
     return report

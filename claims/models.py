@@ -8,6 +8,7 @@ serializers can report them field by field.
 
 import datetime
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -43,10 +44,11 @@ FUTURE_TOLERANCE = datetime.timedelta(days=1)
 
 def not_in_future(value: datetime.date) -> None:
     if value and value > timezone.now().date() + FUTURE_TOLERANCE:
-        raise ValidationError("This date is in the future.", code=not_in_future.code)
+        raise ValidationError("This date is in the future.", code=FUTURE_DATE)
 
 
-not_in_future.code = "future_date"  # as validator classes have (the OpenAPI schema lists it)
+FUTURE_DATE = "future_date"
+not_in_future.code = FUTURE_DATE  # type: ignore[attr-defined]  # as validator classes have (the OpenAPI schema lists it)
 
 
 # The longest texts a curator may write, everywhere (API, admin, imports): a statement's,
@@ -103,6 +105,10 @@ class StatementLinkQuerySet(models.QuerySet):
 class Curated(models.Model):
     """Fields every curated record carries: a stable public id and an audit trail."""
 
+    # Set before a save, read by django-simple-history: who made the change, and why.
+    _history_user: Any
+    _change_reason: str
+
     public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField("created", default=timezone.now, editable=False)
     # Not auto_now: that is skipped on raw saves, and fixtures and imports
@@ -130,7 +136,7 @@ class Curated(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.updated_at = timezone.now()
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
@@ -461,6 +467,9 @@ def _period_end(date, length: str) -> models.Func:
     )
 
 
+# The rule that StatementLink's constraint, its clean() and services.save_statement state.
+SELF_LINK = "A statement cannot be linked to itself."
+
 # Columns of Statement maintained by database triggers for the exports.
 EXPORT_FIELDS = [
     "export_speakers",
@@ -628,7 +637,7 @@ class Statement(StatusMixin, Curated):
             DatePrecision.DAY: f"{self.said_on.day} {self.said_on:%B %Y}",
             DatePrecision.MONTH: f"{self.said_on:%B %Y}",
             DatePrecision.YEAR: f"{self.said_on:%Y}",
-        }[self.said_on_precision]
+        }[DatePrecision(self.said_on_precision)]
 
     def said_period(self) -> tuple[datetime.date, datetime.date] | None:
         """The first and last day the date may stand for, given its precision."""
@@ -684,7 +693,7 @@ class StatementSpeaker(models.Model):
     def natural_key(self):
         return (self.statement.public_id, self.speaker.slug, self.role)
 
-    natural_key.dependencies = ["claims.statement", "claims.speaker"]
+    natural_key.dependencies = ["claims.statement", "claims.speaker"]  # type: ignore[attr-defined]  # read by dumpdata
 
 
 class LinkType(models.TextChoices):
@@ -720,7 +729,7 @@ class StatementLink(models.Model):
             models.CheckConstraint(
                 condition=~Q(from_statement=F("to_statement")),
                 name="statement_link_not_self",
-                violation_error_message="A statement cannot be linked to itself.",
+                violation_error_message=SELF_LINK,
             ),
             models.CheckConstraint(condition=Q(type__in=LinkType.values), name="statement_link_type_valid"),
         ]
@@ -731,11 +740,11 @@ class StatementLink(models.Model):
     def natural_key(self):
         return (self.from_statement.public_id, self.to_statement.public_id, self.type)
 
-    natural_key.dependencies = ["claims.statement"]
+    natural_key.dependencies = ["claims.statement"]  # type: ignore[attr-defined]  # read by dumpdata
 
     def clean(self):
         if self.from_statement_id and self.from_statement_id == self.to_statement_id:
-            raise ValidationError({"to_statement": "A statement cannot be linked to itself."})
+            raise ValidationError({"to_statement": SELF_LINK})
 
 
 class Appearance(Curated):

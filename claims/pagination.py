@@ -67,7 +67,7 @@ class KeysetPagination(BasePagination):
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
-            return api_settings.PAGE_SIZE
+            return int(api_settings.PAGE_SIZE or 0)
         try:
             size = int(raw)
         except ValueError:

@@ -51,7 +51,7 @@ class ClientErrorSerializer(serializers.Serializer):
 
 class ClientErrorResponseSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
-    errors = ClientErrorSerializer(many=True)
+    errors = ClientErrorSerializer(many=True)  # type: ignore[assignment]  # a field named like Serializer.errors
 
 
 class AutoSchema(StandardErrorsSchema):

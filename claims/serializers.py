@@ -17,8 +17,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.settings import api_settings
 
-from . import models, search
-from .permissions import can_publish, sees_drafts
+from . import models, search, services
+from .permissions import sees_drafts
 
 # Documented limits for free text (docs/api.md); longer input is a 400.
 TEXT_MAX = models.TEXT_MAX
@@ -132,13 +132,12 @@ class StatusWriteMixin:
     def validate_status(self, value):
         if self.context.get("operator"):  # a management command run by whoever runs the server
             return value
-        request = self.context["request"]
         current = self.instance.status if self.instance else models.Status.DRAFT
-        if value != current and not can_publish(request.user, self.Meta.model):
-            raise PermissionDenied(
-                f"Only publishers may change the status of a {self.Meta.model._meta.verbose_name} "
-                f"(to {value!r}); editors create and edit drafts."
-            )
+        reason = services.status_change_refused(
+            self.context["request"].user, self.Meta.model, current=current, new=value
+        )
+        if reason:
+            raise PermissionDenied(reason)
         return value
 
 
@@ -179,7 +178,7 @@ class OutletBriefSerializer(serializers.ModelSerializer):
 class SourceBriefSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     outlet = OutletBriefSerializer(read_only=True, allow_null=True)
-    label = serializers.CharField(source="__str__", read_only=True)
+    label = serializers.CharField(source="__str__", read_only=True)  # type: ignore[assignment]  # a field named like Field.label
 
     class Meta:
         model = models.Source
@@ -277,16 +276,8 @@ class SpeakerSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSeria
         ]
 
     def _save_affiliations(self, speaker, rows):
-        if rows is None:
-            return
-        for affiliation in speaker.affiliations.all():
-            affiliation.delete()
-        for row in rows:
-            if row["organisation"].pk == speaker.pk:
-                raise serializers.ValidationError(
-                    {"affiliations_input": "A speaker cannot be affiliated with itself."}
-                )
-            models.Affiliation.objects.create(speaker=speaker, created_by=speaker.updated_by, **row)
+        if rows is not None:
+            services.replace_affiliations(speaker=speaker, rows=rows, user=speaker.updated_by)
 
     @transaction.atomic
     def create(self, validated_data):
@@ -321,7 +312,7 @@ class SourceSerializer(ModelValidationMixin, AuditMixin, serializers.ModelSerial
         allow_null=True,
     )
     description = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
-    label = serializers.CharField(source="__str__", read_only=True)
+    label = serializers.CharField(source="__str__", read_only=True)  # type: ignore[assignment]  # a field named like Field.label
     cited_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -360,7 +351,7 @@ class StatementSpeakerSerializer(serializers.ModelSerializer):
 
 class AppearanceSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    source = SourceBriefSerializer(read_only=True)
+    source = SourceBriefSerializer(read_only=True)  # type: ignore[assignment]  # a field named like Field.source
 
     class Meta:
         model = models.Appearance
@@ -435,7 +426,7 @@ class StatementSpeakerWriteSerializer(RowSerializer):
 
 class AppearanceWriteSerializer(RowSerializer):
     defaults = {"quote": "", "is_first": False}
-    source = PublicRef(queryset=models.Source.objects.all())
+    source = PublicRef(queryset=models.Source.objects.all())  # type: ignore[assignment]  # a field named like Field.source
     quote = serializers.CharField(
         max_length=TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False
     )
@@ -447,27 +438,6 @@ class LinkWriteSerializer(RowSerializer):
     type = serializers.ChoiceField(choices=models.LinkType.choices)
     statement = PublicRef(queryset=models.Statement.objects.all())
     note = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
-
-
-def sync_rows(existing, *, key, wanted: dict, create, compare=None) -> None:
-    """Make a record's child rows match ``wanted`` (key -> field values).
-
-    Rows no longer wanted are deleted, changed ones updated, new ones created;
-    unchanged rows are left alone and keep their public ids. Only the fields in
-    ``compare`` (default: all given) decide whether a row changed.
-    """
-    current = {key(row): row for row in existing}
-    for k, row in current.items():
-        if k not in wanted:
-            row.delete()
-    for k, values in wanted.items():
-        row = current.get(k)
-        if row is None:
-            create(k, values)
-        elif any(getattr(row, f) != values[f] for f in compare or values):
-            for f, v in values.items():
-                setattr(row, f, v)
-            row.save()
 
 
 def _unique_rows(rows, key, field, message):
@@ -482,7 +452,7 @@ def _unique_rows(rows, key, field, message):
 class StatementWriteSerializer(StatusWriteMixin, ModelValidationMixin, serializers.ModelSerializer):
     text = serializers.CharField(max_length=TEXT_MAX, trim_whitespace=False)
     original_text = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False)
-    context = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)
+    context = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, required=False)  # type: ignore[assignment]  # a field named like Field.context
     topics = PublicRef(queryset=models.Topic.objects.all(), slug_field="slug", many=True, required=False)
     speakers = StatementSpeakerWriteSerializer(
         many=True, required=False, help_text="Replaces the speakers when given."
@@ -515,72 +485,25 @@ class StatementWriteSerializer(StatusWriteMixin, ModelValidationMixin, serialize
 
     def validate_links(self, rows):
         _unique_rows(rows, lambda r: (r["statement"].pk, r["type"]), "links", "A link is listed twice.")
-        if self.instance is not None and any(r["statement"].pk == self.instance.pk for r in rows):
-            raise serializers.ValidationError("A statement cannot be linked to itself.")
+        if self.instance is not None and (
+            reason := services.self_link_refused(self.instance, [r["statement"] for r in rows])
+        ):
+            raise serializers.ValidationError(reason)
         return rows
 
-    def _save_relations(self, statement, speakers, appearances, links):
-        user = statement.updated_by
-        if speakers is not None:
-            sync_rows(
-                statement.speaker_roles.all(),
-                key=lambda row: (row.speaker_id, row.role),
-                wanted={(r["speaker"].pk, r["role"]): {"position": n} for n, r in enumerate(speakers)},
-                create=lambda k, values: models.StatementSpeaker.objects.create(
-                    statement=statement, speaker_id=k[0], role=k[1], **values
-                ),
-            )
-        if appearances is not None:
-            wanted = {
-                r["source"].pk: {"quote": r["quote"], "is_first": r["is_first"], "updated_by": user}
-                for r in appearances
-            }
-            # Unset "first" before setting it elsewhere: one first per statement.
-            for row in statement.appearances.filter(is_first=True):
-                if not wanted.get(row.source_id, {}).get("is_first"):
-                    row.is_first, row.updated_by = False, user
-                    row.save()
-            sync_rows(
-                statement.appearances.all(),
-                key=lambda row: row.source_id,
-                wanted=wanted,
-                create=lambda source_id, values: models.Appearance.objects.create(
-                    statement=statement, source_id=source_id, created_by=user, **values
-                ),
-                compare=("quote", "is_first"),
-            )
-        if links is not None:
-            if any(r["statement"].pk == statement.pk for r in links):
-                raise serializers.ValidationError({"links": "A statement cannot be linked to itself."})
-            sync_rows(
-                statement.outgoing_links.all(),
-                key=lambda row: (row.to_statement_id, row.type),
-                wanted={(r["statement"].pk, r["type"]): {"note": r["note"]} for r in links},
-                create=lambda k, values: models.StatementLink.objects.create(
-                    from_statement=statement, to_statement_id=k[0], type=k[1], **values
-                ),
-            )
+    def _save(self, statement, validated_data):
+        relations = {
+            name: validated_data.pop(name, None) for name in ("topics", "speakers", "appearances", "links")
+        }
+        for name, value in validated_data.items():
+            setattr(statement, name, value)
+        return services.save_statement(statement=statement, user=statement.updated_by, **relations)
 
-    def _pop_relations(self, validated_data):
-        return (
-            validated_data.pop("speakers", None),
-            validated_data.pop("appearances", None),
-            validated_data.pop("links", None),
-        )
-
-    @transaction.atomic
     def create(self, validated_data):
-        relations = self._pop_relations(validated_data)
-        statement = super().create(validated_data)
-        self._save_relations(statement, *relations)
-        return statement
+        return self._save(models.Statement(), validated_data)
 
-    @transaction.atomic
     def update(self, instance, validated_data):
-        relations = self._pop_relations(validated_data)
-        statement = super().update(instance, validated_data)
-        self._save_relations(statement, *relations)
-        return statement
+        return self._save(instance, validated_data)
 
     def to_representation(self, instance):
         return StatementSerializer(instance, context=self.context).data

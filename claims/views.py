@@ -1,15 +1,16 @@
 """REST API v1: one ViewSet per resource."""
 
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import re
 import uuid
+from typing import Any, cast
 
 import orjson
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, StreamingHttpResponse
@@ -23,8 +24,10 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from . import exports, filters, models, representations, search, serializers, services
+from . import exports, filters, models, search, serializers, services
+from .documents import public
 from .exceptions import Conflict, PreconditionFailed, PreconditionRequired
+from .history import changes_between, public_authors
 from .pagination import SortKey, apply_ordering, ordering
 from .permissions import is_publisher, sees_drafts
 
@@ -194,100 +197,12 @@ def etag(obj, document) -> str:
     return f'"{digest.hexdigest()[:32]}"'
 
 
-# Who changed a record is for curators: the public history shows neither these fields nor names.
-CURATOR_ONLY_HISTORY_FIELDS = frozenset({"created_by", "updated_by"})
-
-
-def changes_between(new, old, *, public: bool = False) -> list[dict]:
-    """Field by field, what ``new`` changed from ``old``, in public terms (no internal ids).
-
-    ``public``: for readers who see no drafts, references to records that are not public
-    (a claim's draft statement) are shown as null and the audit fields are left out."""
-    if old is None:
-        return []
-    delta = new.diff_against(old, foreign_keys_are_objs=True)
-    model = new.instance_type
-    changes = []
-    for change in delta.changes:
-        if public and change.field in CURATOR_ONLY_HISTORY_FIELDS:
-            continue
-        field = model._meta.get_field(change.field)
-        if field.many_to_many:
-            old_value, new_value = _m2m_refs(field, change.old), _m2m_refs(field, change.new)
-        elif public:
-            old_value, new_value = _plain(_if_public(change.old)), _plain(_if_public(change.new))
-        else:
-            old_value, new_value = _plain(change.old), _plain(change.new)
-        changes.append({"field": change.field, "old": old_value, "new": new_value})
-    return changes
-
-
-def changes_anything(instance, validated: dict) -> bool:
-    """Whether a write would change ``instance``: a field given with another value, or any
-    list of related rows given (speakers, appearances, links, topics: counted as a change)."""
-    for name, value in validated.items():
-        current = getattr(instance, name, None)
-        if hasattr(current, "all") or isinstance(value, list):
-            return True
-        if current != value:
-            return True
-    return False
-
-
-def _if_public(value):
-    if isinstance(value, models.StatusMixin) and not value.is_public:
-        return None
-    return value
-
-
-def public_authors(versions) -> dict[int, str | None]:
-    """What the public history shows as each version's author (``HISTORY_PUBLIC_AUTHOR``)."""
-    setting = settings.HISTORY_PUBLIC_AUTHOR
-    if setting != "role":
-        return {v.history_id: (setting or None) for v in versions}
-    user_ids = {v.history_user_id for v in versions if v.history_user_id is not None}
-    users = {user.pk: user for user in User.objects.filter(pk__in=user_ids).prefetch_related("groups")}
-    return {v.history_id: _role(users.get(v.history_user_id)) for v in versions}
-
-
-def _role(user) -> str | None:
-    if user is None:
-        return None
-    if user.is_superuser:
-        return "administrator"
-    groups = {group.name for group in user.groups.all()}
-    if "publishers" in groups:
-        return "publisher"
-    if "editors" in groups:
-        return "editor"
-    return "curator"
-
-
-def _ref(obj):
-    return getattr(obj, "slug", None) or str(getattr(obj, "public_id", obj.pk))
-
-
-def _m2m_refs(field, rows) -> list[str]:
-    # simple-history gives the through rows as dicts, {"statement": ..., "topic": ...},
-    # holding the related objects themselves.
-    key = field.m2m_reverse_field_name()
-    return sorted(_plain(row[key]) for row in rows or [])
-
-
-def _plain(value):
-    if isinstance(value, models.models.Model):
-        return _ref(value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
 class CuratedViewSet(viewsets.ModelViewSet):
     """Lookup by public id, keyset-paginated lists, ETag/If-Match, history and restore."""
 
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
-    write_serializer_class = None
+    write_serializer_class: type[serializers.serializers.Serializer[Any]] | None = None
     default_ordering = "-updated_at"
     # Whether search results carry a highlighted ``snippet`` of their text.
     snippets = False
@@ -432,7 +347,7 @@ class CuratedViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         extra = {}
         if services.back_to_draft_if_an_editor_changed(
-            instance, request.user, changed=changes_anything(instance, serializer.validated_data)
+            instance, request.user, changed=services.changes_anything(instance, serializer.validated_data)
         ):
             extra["status"] = instance.status
         instance = serializer.save(updated_by=request.user, **extra)
@@ -524,29 +439,9 @@ class CuratedViewSet(viewsets.ModelViewSet):
             raise PermissionDenied("Only publishers may restore earlier versions.")
         instance = self.locked_object(request)
         try:
-            old = instance.history.get(history_id=int(version))
+            services.restore_version(record=instance, version=int(version), user=request.user)
         except instance.history.model.DoesNotExist:
             raise Http404 from None
-        restored = old.instance
-        restored.pk = instance.pk
-        restored._state.adding = False  # the row it replaces exists: uniqueness is checked against others
-        restored.updated_by = request.user
-        restored._history_user = request.user
-        restored._change_reason = f"Restored version {old.history_id}"
-        # The same validation as an edit: an old version may not fit what changed since (a
-        # source's old citation can close a cycle through a source edited meanwhile).
-        try:
-            restored.full_clean(validate_unique=True, validate_constraints=True)
-        except DjangoValidationError as error:
-            raise ValidationError(
-                {
-                    "version": [
-                        f"Version {old.history_id} cannot be restored: {message}"
-                        for message in error.messages
-                    ]
-                }
-            ) from None
-        restored.save()
         restored = self.get_queryset().get(pk=instance.pk)
         data = self.serializer_class(restored, context=self.get_serializer_context()).data
         return Response(data, headers={"ETag": self.current_etag(restored)})
@@ -656,7 +551,7 @@ class StatementViewSet(CuratedViewSet):
             return super().represent(objs)
         user = self.request.user
         if sees_drafts(user, models.Statement):
-            return representations.statements([obj.pk for obj in objs], user)
+            return public.statements([obj.pk for obj in objs], user)
         if self.action == "list":
             stored = dict(
                 models.Statement.objects.filter(pk__in=[obj.pk for obj in objs]).values_list(
@@ -667,8 +562,8 @@ class StatementViewSet(CuratedViewSet):
         else:
             documents = [obj.public_document for obj in objs]
         if self.search_term():  # snippets will be added to each
-            return [orjson.loads(document) for document in documents]
-        return [orjson.Fragment(document) for document in documents]
+            return [orjson.loads(cast(str, document)) for document in documents]
+        return [orjson.Fragment(cast(str, document)) for document in documents]
 
     @extend_schema(
         summary="Export the filtered statements, unpaginated (CSV or JSON Lines)",

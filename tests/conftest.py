@@ -34,6 +34,28 @@ def groups(db):
 
 
 @pytest.fixture(autouse=True)
+def _documents_built_at_each_write(request):
+    """A statement's documents are built when its transaction commits (claims/documents/), and a
+    test's transaction never commits: for a test in one, they are built at each write instead
+    (documents.built_at_each_write), so that what the test reads is what a reader after the
+    commit would. Transactional tests commit, and build as in production; tests of the
+    deferral itself turn this off again."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    if transactional or (marker is None and "db" not in request.fixturenames):
+        return
+    request.getfixturevalue("db")
+    from django.db import connection
+
+    from claims import documents
+
+    with connection.cursor() as cursor:
+        documents.built_at_each_write(cursor)
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # Rate-limit counters live in the cache; each test starts with none.
     from django.core.cache import cache

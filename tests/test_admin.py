@@ -7,8 +7,8 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.urls import reverse
 
+from claims.history import record_missing_history
 from claims.models import Claim, Review, Source, Speaker, Statement, StatementSpeaker, Status
-from claims.services import record_missing_history
 from tests.factories import (
     ClaimFactory,
     FactCheckerFactory,

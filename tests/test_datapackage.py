@@ -1,7 +1,6 @@
 """export_dataset / import_dataset: a valid Data Package, read back losslessly."""
 
 import csv
-import importlib
 import io
 import json
 import re
@@ -11,6 +10,7 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
+from claims import documents
 from claims.models import (
     EXPORT_FIELDS,
     Appearance,
@@ -785,8 +785,7 @@ def test_only_a_bulk_load_keeps_the_search_documents_an_insert_brings():
     source, claim, built = insert("a")
     assert "'bogus'" not in built[0] and "'daily':" in built[0] and "'budget':" in built[0]
     assert "'bogus'" not in built[1] and "'statement':" in built[1]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
+    with transaction.atomic(), connection.cursor() as cursor, documents.paused(cursor):
         _, _, kept = insert("b")
         assert kept == ("'bogus'", "'bogus' bogus")
         cursor.execute("UPDATE claims_source SET title = 'Other' WHERE id = %s", [source])
@@ -798,27 +797,30 @@ def test_only_a_bulk_load_keeps_the_search_documents_an_insert_brings():
         )
         vector, normalized = cursor.fetchone()
         assert "'budget'" not in vector and "'daily':" in vector and normalized == "other"
-        cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
 
 
 def test_triggers_that_do_nothing_during_a_bulk_load_are_not_called_then(archive):
-    """Their WHEN condition (migration 0018) is evaluated by the server: no PL/pgSQL call and
-    no queued event for each row an import writes; outside a bulk load they still fire."""
-    guarded = importlib.import_module("claims.migrations.0018_deferred_triggers_not_called")
+    """Their WHEN condition (claims/documents/triggers.py) is evaluated by the server: no PL/pgSQL
+    call and no queued event for each row an import writes; outside a bulk load they still fire."""
+    from claims.documents import triggers
+
+    marking = [t.name for t in triggers.triggers() if t.function.endswith(("_written", "_shown"))]
+    marking = [
+        name for name in marking if name not in ("claims_outlet_name_shown", "claims_statement_text_shown")
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal AND tgname = ANY(%s)",
-            [[name for name, *_ in guarded.TRIGGERS]],
+            [marking],
         )
         found = dict(cursor.fetchall())
-    assert len(found) == len(guarded.TRIGGERS) == 8
-    assert all("WHEN ((NOT claims_documents_deferred()))" in definition for definition in found.values())
+    # The statement's own row, its five parts, the four records it shows and its neighbours.
+    assert len(found) == len(marking) == 11
+    assert all(" WHEN (" in d and "(NOT claims_documents_deferred())" in d for d in found.values())
     statement = Statement.objects.public().filter(speaker_roles__isnull=False).first()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('claims.defer_documents', 'on', true)")
+    with transaction.atomic(), connection.cursor() as cursor, documents.paused(cursor):
         cursor.execute("DELETE FROM claims_statementspeaker WHERE statement_id = %s", [statement.pk])
         cursor.execute("UPDATE claims_statement SET text = 'Deferred words' WHERE id = %s", [statement.pk])
-        cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
     statement.refresh_from_db()
     assert statement.export_speakers != "" and "Deferred words" not in statement.public_document
     statement.text = "Indexed words"

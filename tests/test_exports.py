@@ -12,6 +12,7 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 
 from claims import exports, models
+from claims.documents import statements as statement_documents
 from claims.models import Appearance, Claim, Statement, StatementLink, StatementSpeaker, Status
 from tests.factories import ClaimFactory, FactCheckerFactory, ReviewFactory, StatementFactory
 
@@ -339,10 +340,11 @@ def test_export_columns_follow_every_change_to_a_statements_parts():
 
 
 def built_now(statement) -> str:
-    """The statement's JSON Lines line as exports.statement_line defines it, from its row now."""
+    """The statement's JSON Lines line as documents.statements.statement_line defines it, from its row now."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {exports.statement_line()} FROM claims_statement s WHERE s.id = %s", [statement.pk]
+            f"SELECT {statement_documents.statement_line()} FROM claims_statement s WHERE s.id = %s",
+            [statement.pk],
         )
         return cursor.fetchone()[0]
 
@@ -359,7 +361,7 @@ def test_stored_jsonl_line_follows_every_change():
 
     statement = StatementFactory(status=Status.DRAFT)
     assert stored_line(statement) == built_now(statement)
-    assert list(json.loads(stored_line(statement))) == exports.STATEMENT_LINE_FIELDS
+    assert list(json.loads(stored_line(statement))) == statement_documents.STATEMENT_LINE_FIELDS
     speaker = SpeakerFactory(slug="first-speaker")
     StatementSpeaker.objects.create(statement=statement, speaker=speaker, role="speaker", position=0)
     source = SourceFactory(url="https://example.org/a")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg2
 
-from claims.representations import PUBLIC_SQL as PUBLIC
+from claims.documents.public import PUBLIC_SQL as PUBLIC
 
 VENV = Path(__file__).resolve().parents[2] / "var" / "bench" / "datasette-venv"
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements-bench.txt"

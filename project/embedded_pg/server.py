@@ -351,6 +351,7 @@ class EmbeddedServer:
         import stat
 
         entry = utils.ensure_user_exists(SERVER_USER)
+        assert entry is not None  # it exists now
         os.chown(directory, entry.pw_uid, entry.pw_gid)
         utils.ensure_prefix_permissions(directory)
         binaries = _binaries()

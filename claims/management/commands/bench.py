@@ -45,8 +45,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from claims.bench import datasette
 from claims.bench.servers import free_port, wait_until_up
+from claims.documents.public import PUBLIC_SQL as PUBLIC
 from claims.management.commands.bench_datasets import STATEMENT_OWN_COLUMNS
-from claims.representations import PUBLIC_SQL as PUBLIC
 
 BASE_DIR = Path(settings.BASE_DIR)
 WRK_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "wrk_paths.lua"

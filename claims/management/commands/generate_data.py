@@ -19,8 +19,9 @@ from itertools import accumulate
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from claims import documents
+from claims.datapackage import drop_foreign_keys, restore_indexes_and_keys, written_tables
 from claims.models import Speaker, Statement
-from claims.search import build_documents
 
 # Names are built from consonant-vowel syllables (some with a closing
 # consonant), diverse enough that 20,000 of them are told apart as real names are.
@@ -172,19 +173,24 @@ class Command(BaseCommand):
             raise CommandError("--reviews cannot exceed --claims (one review per claim here).")
         self.rng = random.Random(o["seed"])
         self.started = time.monotonic()
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Triggers off while loading: documents are built set-based below.
-            cursor.execute("SET LOCAL session_replication_role = replica")
+        with transaction.atomic(), connection.cursor() as cursor, documents.paused(cursor):
+            # Statements' documents paused while loading: built set-based below. The foreign keys
+            # between the tables loaded are dropped meanwhile and added back after, each checked
+            # by one query (deferred, each row written would queue a check until the commit; the
+            # keys to auth_user too: an empty archive has no one logging in to lock out).
+            tables = written_tables()
+            keys = drop_foreign_keys(cursor, tables, [*tables, "auth_user"])
             self.cursor = cursor
             self.load(o)
             self.step("building search documents")
             # Statistics first: without them the planner takes the just-loaded tables
             # for empty ones, and the documents' lookups become scans (hours at 1M).
             cursor.execute("ANALYZE")
-            build_documents(cursor)
-            # Triggers back on now: SET LOCAL would otherwise last until an enclosing
-            # transaction ends (when this runs inside one, as under the tests).
-            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+            documents.build_all(cursor)
+            # After the documents: an update of a row inserted in the same transaction queues
+            # a check of its foreign keys too.
+            self.step("checking references")
+            restore_indexes_and_keys(cursor, {}, keys)
         with connection.cursor() as cursor:
             for table in (
                 "speaker",

@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from claims.history import record_missing_history
 from claims.models import Source, Speaker, Statement
-from claims.services import record_missing_history
 
 
 class Command(BaseCommand):

@@ -29,6 +29,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -70,6 +72,34 @@ class Database:
         return f"postgres://postgres@{quote(self.host, safe='')}:{self.port}/{name}"
 
 
+@dataclass(frozen=True)
+class Write:
+    """What a load-test write creates: the API path, the table it lands in, its text's label."""
+
+    path: str
+    table: str
+    label: str
+    body: Callable[[str, dict], dict]
+
+
+WRITES = {
+    "claims": Write("/api/v1/claims/", "claim", "Load test claim", lambda text, parts: {"text": text}),
+    "statements": Write(
+        "/api/v1/statements/",
+        "statement",
+        "Load test statement",
+        lambda text, parts: {
+            "text": text,
+            "said_on": "2020-01-08",
+            "speakers": [{"speaker": slug} for slug in parts["speakers"]],
+            "topics": parts["topics"],
+            "appearances": [{"source": source, "quote": text[:40]} for source in parts["sources"]],
+            "links": [{"type": "responds_to", "statement": s} for s in parts["statements"]],
+        },
+    ),
+}
+
+
 class Command(BaseCommand):
     help = "Load (and fault) test gunicorn with production settings on a private database."
 
@@ -77,6 +107,13 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=32)
         parser.add_argument("--seconds", type=float, default=60)
         parser.add_argument("--writes", type=float, default=0.3, help="Share of requests that write.")
+        parser.add_argument(
+            "--write-kind",
+            choices=sorted(WRITES),
+            default="claims",
+            help="What a write creates: a claim, or a statement with two speakers, two topics, two "
+            "appearances and a link (what builds the most stored documents).",
+        )
         parser.add_argument("--fault", action="store_true", help="Stop and restart the database meanwhile.")
         parser.add_argument("--outage", type=float, default=5, help="Seconds the database stays down.")
         parser.add_argument("--workers", type=int, default=2)
@@ -87,7 +124,10 @@ class Command(BaseCommand):
             help="Anonymous clients reading exports at 2 kB/s meanwhile (each export read to its end).",
         )
 
-    def handle(self, *args, clients, seconds, writes, fault, outage, workers, slow_readers, **options):
+    def handle(
+        self, *args, clients, seconds, writes, write_kind, fault, outage, workers, slow_readers, **options
+    ):
+        self.kind = WRITES[write_kind]
         root = Path(tempfile.mkdtemp(prefix="load-test-", dir="/tmp"))
         server = None
         database = None
@@ -111,6 +151,7 @@ class Command(BaseCommand):
             token = subprocess.run(
                 [*manage, "create_api_token", "loadtest"], env=env, check=True, capture_output=True, text=True
             ).stdout.strip()
+            self.parts = self.seed_parts(database)
             port = free_port()
             self.say(f"starting gunicorn ({workers} workers, production settings) on 127.0.0.1:{port}")
             server = subprocess.Popen(
@@ -171,8 +212,10 @@ class Command(BaseCommand):
             while time.monotonic() < deadline:
                 n += 1
                 if rng.random() < writes:
-                    method, path = "POST", "/api/v1/claims/"
-                    body = json.dumps({"text": f"Load test claim {number}-{n}: {secrets.token_hex(4)}"})
+                    method, path = "POST", self.kind.path
+                    body = json.dumps(
+                        self.kind.body(f"{self.kind.label} {number}-{n}: {secrets.token_hex(4)}", self.parts)
+                    )
                 else:
                     method, body = "GET", None
                     path = rng.choice(
@@ -278,19 +321,38 @@ class Command(BaseCommand):
     def stored(self, database, acknowledged):
         conn = database.connect("loadtest")
         with conn, conn.cursor() as cursor:
+            table, label = self.kind.table, self.kind.label
             cursor.execute(
-                "SELECT count(*) FROM claims_claim WHERE public_id = ANY(%s::uuid[])", [acknowledged]
+                f"SELECT count(*) FROM claims_{table} WHERE public_id = ANY(%s::uuid[])", [acknowledged]
             )
             found = cursor.fetchone()[0]
-            cursor.execute("SELECT count(*) FROM claims_claim WHERE text LIKE 'Load test claim %%'")
+            cursor.execute(f"SELECT count(*) FROM claims_{table} WHERE text LIKE %s", [f"{label} %"])
             written = cursor.fetchone()[0]
             cursor.execute(
-                "SELECT count(*) FROM claims_claim c WHERE text LIKE 'Load test claim %%' AND NOT EXISTS "
-                "(SELECT 1 FROM claims_historicalclaim h WHERE h.id = c.id)"
+                f"SELECT count(*) FROM claims_{table} c WHERE text LIKE %s AND NOT EXISTS "
+                f"(SELECT 1 FROM claims_historical{table} h WHERE h.id = c.id)",
+                [f"{label} %"],
             )
             without_history = cursor.fetchone()[0]
         conn.close()
         return {"found": found, "written": written, "without_history": without_history}
+
+    def seed_parts(self, database) -> dict:
+        """Two speakers, topics and sources, and a statement, of the seed: what a statement written
+        by the load test refers to."""
+        conn = database.connect("loadtest")
+        with conn, conn.cursor() as cursor:
+            parts = {}
+            for name, sql in (
+                ("speakers", "SELECT slug FROM claims_speaker ORDER BY id LIMIT 2"),
+                ("topics", "SELECT slug FROM claims_topic ORDER BY id LIMIT 2"),
+                ("sources", "SELECT public_id::text FROM claims_source ORDER BY id LIMIT 2"),
+                ("statements", "SELECT public_id::text FROM claims_statement ORDER BY id LIMIT 1"),
+            ):
+                cursor.execute(sql)
+                parts[name] = [row[0] for row in cursor.fetchall()]
+        conn.close()
+        return parts
 
     def report(self, result, clients, seconds, fault):
         statuses, latencies = result["statuses"], result["latencies"]
@@ -308,8 +370,9 @@ class Command(BaseCommand):
             )
         stored = result["stored"]
         self.say(
-            f"writes acknowledged: {len(result['acknowledged']):,}; in the database: {stored['found']:,} of them, "
-            f"{stored['written']:,} load-test claims in all, {stored['without_history']} without a history entry"
+            f"writes acknowledged: {len(result['acknowledged']):,} ({len(result['acknowledged']) / result['elapsed']:,.1f}/s); "
+            f"in the database: {stored['found']:,} of them, {stored['written']:,} load-test {self.kind.table}s in all, "
+            f"{stored['without_history']} without a history entry"
         )
         if stored["written"] > stored["found"]:
             # A COMMIT in flight when the database stopped: stored, but its answer was lost.
@@ -385,7 +448,9 @@ class Command(BaseCommand):
         if unanswered and not (fault and unanswered <= result["clients"]):
             problems.append(f"{unanswered} writes were stored but not acknowledged")
         if stored["without_history"]:
-            problems.append(f"{stored['without_history']} claims were written without their history entry")
+            problems.append(
+                f"{stored['without_history']} {self.kind.table}s were written without their history entry"
+            )
         if fault and window and not [t for t, s in result["events"] if t >= window["up"] and s < 500]:
             problems.append("the API did not recover after the database restarted")
         if not result["acknowledged"]:

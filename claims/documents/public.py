@@ -6,8 +6,8 @@ Python (model instances, serializer fields, seven queries compiled per
 request). Here the same JSON is SQL (``statement_json``), used twice:
 
 - ``PUBLIC_DOCUMENT``, what anonymous readers see, is stored with each public
-  statement (``public_document``) by triggers (migration 0013, a frozen copy)
-  and by ``search.build_public_documents``; the API writes it out as it is;
+  statement (``public_document``) with its other documents (``statements.py``);
+  the API writes it out as it is;
 - ``statements()`` builds it live, in one precompiled query, for curators,
   whose view includes drafts.
 
@@ -18,12 +18,13 @@ curators, so they cannot drift apart.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from django.db import connections, router
 
-from . import models
-from .permissions import sees_drafts
+from .. import models
+from ..permissions import sees_drafts
 
 # The statuses anonymous readers see, as an SQL list: "('published', 'retracted')".
 PUBLIC_SQL = "(" + ", ".join(f"'{status}'" for status in models.StatusQuerySet.PUBLIC_STATUSES) + ")"
@@ -39,8 +40,10 @@ def timestamp(column: str) -> str:
     )
 
 
-def _choices_label(column: str, choices) -> str:
-    quoted = lambda text: "'" + str(text).replace("'", "''") + "'"  # noqa: E731
+def _choices_label(column: str, choices: list[tuple[str, str]]) -> str:
+    def quoted(text: str) -> str:
+        return "'" + str(text).replace("'", "''") + "'"
+
     cases = " ".join(f"WHEN {quoted(value)} THEN {quoted(label)}" for value, label in choices)
     return f"CASE {column} {cases} ELSE {column} END"
 
@@ -226,8 +229,8 @@ def statement_json(statement_drafts: str, claim_drafts: str, lists: dict[str, st
 )"""
 
 
-# What anonymous readers see of a public statement: stored with it by a trigger
-# (migration 0013) and by build_public_documents, read as it is by the API.
+# What anonymous readers see of a public statement: stored with it (statements.py), read
+# as it is by the API.
 PUBLIC_DOCUMENT = statement_json("false", "false")
 
 
@@ -262,16 +265,17 @@ JOIN claims_statement s ON s.id = page.id
 """
 
 
-def statements(ids: list[int], user) -> list[dict]:
+def statements(ids: list[int], user: Any) -> list[dict[str, Any]]:
     """The statements with these ids, in this order, as ``user`` may see them (their
     links and claims limited to what ``user`` may see, as the serializer does)."""
     if not ids:
         return []
-    params = {
+    params: dict[str, Any] = {
         "ids": list(ids),
         "statement_drafts": sees_drafts(user, models.Statement),
         "claim_drafts": sees_drafts(user, models.Claim),
     }
     with connections[router.db_for_read(models.Statement)].cursor() as cursor:
         cursor.execute(STATEMENTS_SQL, params)
-        return orjson.loads(cursor.fetchone()[0])
+        page: list[dict[str, Any]] = orjson.loads(cursor.fetchone()[0])
+        return page
