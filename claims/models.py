@@ -467,6 +467,22 @@ def _period_end(date, length: str) -> models.Func:
     )
 
 
+# A statement's own values, in the order every dataset and the API write them: the one list
+# the exports' columns, the JSON Lines record, the write serializer's fields, the generator's
+# COPY and the benchmarks start from.
+STATEMENT_CONTENT_FIELDS = [
+    "status",
+    "text",
+    "text_type",
+    "original_text",
+    "original_language",
+    "language",
+    "said_on",
+    "said_on_precision",
+    "place",
+    "context",
+]
+
 # The rule that StatementLink's constraint, its clean() and services.save_statement state.
 SELF_LINK = "A statement cannot be linked to itself."
 
@@ -544,7 +560,7 @@ class Statement(StatusMixin, Curated):
     export_appearances = models.JSONField(
         default=list, db_default=models.Value([], models.JSONField()), editable=False
     )
-    # The statement's line of the JSON Lines export, as ``exports.statement_line`` builds
+    # The statement's line of the JSON Lines export, as ``documents.statements.statement_line`` builds
     # it, kept current by a trigger after the lists (migration 0015).
     export_jsonl = models.TextField(default="", db_default="", editable=False)
 

@@ -376,16 +376,7 @@ class IncomingLinkSerializer(serializers.ModelSerializer):
 
 # The fields a statement is written with; reads show the related records in full.
 STATEMENT_FIELDS = [
-    "status",
-    "text",
-    "text_type",
-    "original_text",
-    "original_language",
-    "language",
-    "said_on",
-    "said_on_precision",
-    "place",
-    "context",
+    *models.STATEMENT_CONTENT_FIELDS,
     "speakers",
     "topics",
     "appearances",

@@ -24,7 +24,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from . import exports, filters, models, search, serializers, services
+from . import datasets, filters, models, search, serializers, services
+from .datasets import claimreview
 from .documents import public
 from .exceptions import Conflict, PreconditionFailed, PreconditionRequired
 from .history import changes_between, public_authors
@@ -55,33 +56,30 @@ class ExportRenderer(BaseRenderer):
         raise NotImplementedError("export responses stream themselves")
 
 
-class CSVRenderer(ExportRenderer):
-    media_type, format = "text/csv", "csv"
-
-
-class JSONLinesRenderer(ExportRenderer):
-    media_type, format = "application/jsonl", "jsonl"
-
-
-class ClaimReviewRenderer(ExportRenderer):
-    media_type, format = "application/ld+json", "claimreview"
+def renderers(formats: dict[str, datasets.Format]) -> list[type[ExportRenderer]]:
+    """A renderer for each export format, for DRF's content negotiation (``?format=``)."""
+    return [
+        type(f"{name.capitalize()}Renderer", (ExportRenderer,), {"media_type": f.media_type, "format": name})
+        for name, f in formats.items()
+    ]
 
 
 FORMAT = OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Export format.")
 
 
 def streaming_export(
-    chunks, *, name: str, renderer: ExportRenderer, request, prime: bool = True, rows=None
+    written: datasets.Written, export_format: datasets.Format, *, name: str, request
 ) -> StreamingHttpResponse:
     """The export's response; refused (429) while this client has ``API_EXPORTS_PER_CLIENT``
     exports streaming already (counted in the shared cache, released when each one ends).
 
-    ``prime`` (the COPY exports) makes the first chunk now, and ``rows`` (the ``ExportRows``
-    of an export built in Python) reads its first chunk of rows now: an error then is still
+    A COPY export makes its first chunk now, and an export built in Python reads its first
+    chunk of rows (``written.rows``) now: an error then is still
     answered as any other (a 503 when the database is down). Once bytes are sent, an error ends
     the chunked body without its last chunk: clients see a broken transfer, never a
     complete-looking file. ``rows`` are closed when the body ends or the response is closed."""
     slot = acquire_export_slot(request)
+    chunks, rows = written.chunks, written.rows
 
     def release():
         try:
@@ -94,13 +92,13 @@ def streaming_export(
     try:
         if rows is not None:
             rows.start()
-        if prime:
+        if export_format.streams == "copy":
             body.prime()
     except BaseException:
         body.close()
         raise
-    extension = "csv" if renderer.format == "csv" else "jsonl"
-    response = StreamingHttpResponse(body, content_type=f"{renderer.media_type}; charset=utf-8")
+    extension = export_format.extension
+    response = StreamingHttpResponse(body, content_type=f"{export_format.media_type}; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{extension}"'
     return response
@@ -573,20 +571,16 @@ class StatementViewSet(CuratedViewSet):
     @action(
         detail=False,
         methods=["get"],
-        renderer_classes=[CSVRenderer, JSONLinesRenderer],
+        renderer_classes=renderers(datasets.STATEMENT_FORMATS),
         pagination_class=None,
     )
     def export(self, request):
         statements = self.filter_queryset(models.Statement.objects.visible_to(request.user)).order_by("id")
         # Straight from PostgreSQL's COPY: the fastest way out of the database.
         public_only = not sees_drafts(request.user, models.Statement)
-        if request.accepted_renderer.format == "csv":
-            chunks = exports.statements_csv(statements, public_only=public_only)
-        else:
-            chunks = exports.statements_jsonl(statements, public_only=public_only)
-        return streaming_export(
-            chunks, name="statements", renderer=request.accepted_renderer, request=request
-        )
+        export_format = datasets.STATEMENT_FORMATS[request.accepted_renderer.format]
+        written = export_format.write(statements, public_only=public_only)
+        return streaming_export(written, export_format, name="statements", request=request)
 
 
 @with_write_serializer(
@@ -611,33 +605,20 @@ class ClaimViewSet(CuratedViewSet):
     @action(
         detail=False,
         methods=["get"],
-        renderer_classes=[CSVRenderer, JSONLinesRenderer, ClaimReviewRenderer],
+        renderer_classes=renderers(datasets.CLAIM_FORMATS),
         pagination_class=None,
     )
     def export(self, request):
         claims = self.filter_queryset(models.Claim.objects.visible_to(request.user)).order_by("id")
         reviews = models.Review.objects.visible_to(request.user)
-        export_format = request.accepted_renderer.format
         public_only = not sees_drafts(request.user, models.Statement)
-        rows = None
-        if export_format == "claimreview":
-            # One complete ClaimReview per review of the filtered claims.
-            selected = reviews.filter(claim__in=claims).order_by("id")
-            chunks = exports.claimreviews_jsonl(selected, public_only=public_only)
-        else:
-            rows = exports.iterate(exports.claims_for_export(claims, reviews))
-            records = (exports.claim_record(claim, public_only=public_only) for claim in rows)
-            if export_format == "csv":
-                chunks = exports.stream_csv(records, exports.CLAIM_COLUMNS)
-            else:
-                chunks = exports.stream_jsonl(records)
+        export_format = datasets.CLAIM_FORMATS[request.accepted_renderer.format]
+        written = export_format.write(claims, public_only=public_only, reviews=reviews)
         return streaming_export(
-            chunks,
+            written,
+            export_format,
             name="claims",
-            renderer=request.accepted_renderer,
             request=request,
-            prime=rows is None,  # the COPY export (ClaimReview); the others start their rows
-            rows=rows,
         )
 
     @extend_schema(
@@ -694,7 +675,7 @@ class ReviewViewSet(CuratedViewSet):
         review = self.get_object()
         public_only = not sees_drafts(request.user, models.Statement)
         return Response(
-            exports.claimreview(review, public_only=public_only), content_type="application/ld+json"
+            claimreview.claimreview(review, public_only=public_only), content_type="application/ld+json"
         )
 
     def get_queryset(self):

@@ -229,7 +229,7 @@ def test_bad_packages_are_rejected_with_line_numbers_and_nothing_written(
 def test_references_to_statements_waiting_to_be_inserted_are_checked(archive, tmp_path, monkeypatch):
     """Loaded in bulk, statements are inserted last: the other files' references to them are
     resolved, and checked, against the rows waiting; nothing is written when one is unknown."""
-    from claims import datapackage
+    from claims.datasets.package import load as datapackage
 
     monkeypatch.setattr(datapackage, "BULK_ROWS", 1)
     export(tmp_path / "pkg")
@@ -268,7 +268,7 @@ def test_imported_statements_are_indexed_as_the_triggers_index_them(archive, tmp
     the statements are inserted last, with their documents, from a table of their rows."""
     from django.test.utils import CaptureQueriesContext
 
-    from claims import datapackage
+    from claims.datasets.package import load as datapackage
 
     if bulk:
         monkeypatch.setattr(datapackage, "BULK_ROWS", 1)
@@ -306,7 +306,7 @@ def test_every_file_of_a_package_comes_from_one_view_of_the_archive(tmp_path):
 
     from django.db import connections
 
-    from claims.datapackage import export_package
+    from claims.datasets.package import export_package
     from tests.factories import StatementFactory
 
     call_command("loaddata", "seed", verbosity=0)
@@ -338,7 +338,7 @@ def test_every_file_of_a_package_comes_from_one_view_of_the_archive(tmp_path):
 
 def test_import_reports_its_steps(archive, tmp_path):
     """After the files are read (the progress bars), each step of the import is told."""
-    from claims.datapackage import import_package
+    from claims.datasets.package import import_package
 
     export(tmp_path / "pkg")
     wipe()
@@ -378,7 +378,7 @@ def test_export_is_one_copy_a_file_and_counts_its_rows(archive, tmp_path):
     instance); the progress bars are told every row, and the counts are the files' rows."""
     from django.test.utils import CaptureQueriesContext
 
-    from claims.datapackage import export_package
+    from claims.datasets.package import export_package
     from tests.factories import SpeakerFactory, StatementFactory
 
     speaker = SpeakerFactory()
@@ -418,7 +418,7 @@ def test_bad_sources_are_rejected(archive, tmp_path, monkeypatch, mangle, messag
     """Also loaded in bulk, where citations are set by the INSERT (ids taken in advance)."""
     import csv
 
-    from claims import datapackage
+    from claims.datasets.package import load as datapackage
 
     if bulk:
         monkeypatch.setattr(datapackage, "BULK_ROWS", 1)
@@ -661,7 +661,7 @@ def test_uuids_in_capitals_or_without_hyphens_are_read(archive, tmp_path):
 def test_every_day_of_the_calendar_and_only_those(archive, tmp_path, day, valid):
     """The quick check of date cells knows every valid day (29 February of leap years too), so
     that valid files never need the slower cast; invalid ones are still named."""
-    from claims import datapackage
+    from claims.datasets.package import checks as datapackage
 
     assert bool(re.fullmatch(datapackage._SURE_DAY, day)) == valid or day == "2024-1-05"
     export(tmp_path / "pkg")
@@ -834,7 +834,7 @@ def test_a_large_import_refreshes_statistics_from_a_small_sample(archive, tmp_pa
     for the planner) with a statistics target of 10; the connection's own target is kept."""
     from django.test.utils import CaptureQueriesContext
 
-    from claims import datapackage
+    from claims.datasets.package import load as datapackage
 
     export(tmp_path / "pkg")
     wipe()
@@ -874,7 +874,7 @@ def test_a_bulk_load_into_empty_tables_builds_their_indexes_afterwards(archive, 
     that were empty, added back (each checked by one query), all of them as they were."""
     from django.test.utils import CaptureQueriesContext
 
-    from claims import datapackage
+    from claims.datasets.package import load as datapackage
 
     def indexes():
         with connection.cursor() as cursor:

@@ -11,7 +11,10 @@ from django.db import connection
 from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 
-from claims import exports, models
+from claims import models
+from claims.datasets import claims as claim_formats
+from claims.datasets import statements as statement_formats
+from claims.datasets import streaming
 from claims.documents import statements as statement_documents
 from claims.models import Appearance, Claim, Statement, StatementLink, StatementSpeaker, Status
 from tests.factories import ClaimFactory, FactCheckerFactory, ReviewFactory, StatementFactory
@@ -69,7 +72,7 @@ def test_statements_csv_for_the_seed(anon_api, seed):
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="statements-')
     rows = csv_rows(response)
-    assert list(rows[0]) == exports.STATEMENT_COLUMNS
+    assert list(rows[0]) == statement_formats.STATEMENT_COLUMNS
     assert len(rows) == Statement.objects.count()
     mesmari = next(r for r in rows if "ahmad-al-mesmari" in r["speakers"])
     assert mesmari["speakers"] == "ahmad-al-mesmari; khalifa-haftar"
@@ -140,7 +143,7 @@ def test_updated_since_for_incremental_sync(anon_api, seed):
 
 def test_claims_csv_with_verdicts(anon_api, reviewed):
     rows = csv_rows(anon_api.get(f"{API}/claims/export/", {"format": "csv", "reviewed": "true"}))
-    assert list(rows[0]) == exports.CLAIM_COLUMNS
+    assert list(rows[0]) == claim_formats.CLAIM_COLUMNS
     assert [(r["id"], r["verdicts"], r["reviewers"]) for r in rows] == [
         (str(reviewed.claim.public_id), "mostly_true", "example-check")
     ]
@@ -230,7 +233,7 @@ def test_bad_filters_on_export_are_a_400(anon_api):
 
 def test_export_streams_and_reads_rows_a_chunk_at_a_time(anon_api, monkeypatch):
     """Exports built in Python (claims) read the queryset in chunks, never whole."""
-    monkeypatch.setattr(exports, "CHUNK", 5)
+    monkeypatch.setattr(streaming, "CHUNK", 5)
 
     def export(n):
         while Claim.objects.count() < n:
@@ -262,9 +265,9 @@ def test_statements_csv_comes_from_copy_and_equals_the_jsonl_export(anon_api, se
     records = jsonl(anon_api.get(f"{API}/statements/export/", {"format": "jsonl", "topic": "libya"}))
     assert [r["id"] for r in rows] == [r["id"] for r in records]
     for row, record in zip(rows, records, strict=True):
-        for column in exports.STATEMENT_COLUMNS:
+        for column in statement_formats.STATEMENT_COLUMNS:
             expected = record[column]
-            expected = exports.LIST_SEPARATOR.join(expected) if isinstance(expected, list) else expected
+            expected = streaming.LIST_SEPARATOR.join(expected) if isinstance(expected, list) else expected
             if column in ("created_at", "updated_at"):
                 continue  # the same instant; COPY always writes the microseconds
             assert row[column] == expected, column

@@ -204,20 +204,12 @@ def statement_json(statement_drafts: str, claim_drafts: str, lists: dict[str, st
             name: part.correlated(part.condition(statement_drafts, claim_drafts))
             for name, part in PARTS.items()
         }
+    own = ",\n    ".join(f"'{c}', s.{c}" for c in models.STATEMENT_CONTENT_FIELDS)
     return f"""json_build_object(
     'id', s.public_id,
     'created_at', {timestamp("s.created_at")},
     'updated_at', {timestamp("s.updated_at")},
-    'status', s.status,
-    'text', s.text,
-    'text_type', s.text_type,
-    'original_text', s.original_text,
-    'original_language', s.original_language,
-    'language', s.language,
-    'said_on', s.said_on,
-    'said_on_precision', s.said_on_precision,
-    'place', s.place,
-    'context', s.context,
+    {own},
     'speakers', {lists["speakers"]},
     'topics', {lists["topics"]},
     'appearances', {lists["appearances"]},

@@ -56,9 +56,10 @@ def json_list(column: str) -> str:
 # The fields of a statement's JSON Lines record, in order: the composite type
 # claims_statement_line (migration 0015) names them.
 STATEMENT_LINE_FIELDS = [
-    *("id", "status", "text", "text_type", "original_text", "original_language", "language"),
-    *("said_on", "said_on_precision", "place", "context", "speakers", "speaker_roles", "topics"),
-    *("source_urls", "quotes", "responds_to", "created_at", "updated_at", "appearances"),
+    "id",
+    *models.STATEMENT_CONTENT_FIELDS,
+    *("speakers", "speaker_roles", "topics", "source_urls", "quotes", "responds_to"),
+    *("created_at", "updated_at", "appearances"),
 ]
 
 
@@ -72,13 +73,10 @@ def statement_line(own: str = "s", lists: str = "s") -> str:
     ``claims_statement_line`` names the fields without a subquery per statement (which
     cost twice as much).
     """
+    dated = {"said_on": said_on_text(own, stored=True), "said_on_precision": precision_text(own)}
     values = [
-        *(f"{own}.{c}" for c in ("public_id", "status", "text", "text_type", "original_text")),
-        *(f"{own}.{c}" for c in ("original_language", "language")),
-        said_on_text(own, stored=True),
-        precision_text(own),
-        f"{own}.place",
-        f"{own}.context",
+        f"{own}.public_id",
+        *(dated.get(c, f"{own}.{c}") for c in models.STATEMENT_CONTENT_FIELDS),
         *(json_list(f"{lists}.{c}") for c in ("export_speakers", "export_speaker_roles", "export_topics")),
         f"""jsonb_path_query_array({lists}.export_appearances, '$[*] ? (@.url != "").url')""",
         f"""jsonb_path_query_array({lists}.export_appearances, '$[*] ? (@.quote != "").quote')""",

@@ -37,14 +37,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from claims import exports, models
+from claims import models
+from claims.datasets import claimreview, streaming
+from claims.datasets import statements as statement_formats
 
 TARGETS = {"statements CSV": 1.5, "statements JSON Lines": 3.5, "ClaimReview JSON Lines": 6.0}
 IMPORT_TARGET = 5000  # statements per second
 # The baseline for the statements exports: a COPY of the statements' own columns.
-STATEMENT_OWN_COLUMNS = (
-    "s.public_id, s.status, s.text, s.text_type, s.original_text, s.original_language, s.language, "
-    "s.said_on, s.said_on_precision, s.place, s.context, s.created_at, s.updated_at"
+STATEMENT_OWN_COLUMNS = ", ".join(
+    f"s.{c}" for c in ("public_id", *models.STATEMENT_CONTENT_FIELDS, "created_at", "updated_at")
 )
 
 
@@ -78,15 +79,15 @@ class Command(BaseCommand):
             raise CommandError("No statements: run generate_data first.")
         self.stdout.write(f"{total:,} statements in the database")
         rows, memory = [], {"before": rss_mb()}
-        ids_sql, params = exports.selected_ids(statements)
+        ids_sql, params = streaming.selected_ids(statements)
         plain = (
             f"COPY (SELECT {STATEMENT_OWN_COLUMNS} FROM claims_statement s WHERE s.id IN ({ids_sql}) ORDER BY s.id) "
             "TO STDOUT WITH (FORMAT csv, HEADER)"
         )
         count = statements.count()
         for label, export in (
-            ("statements CSV", lambda: exports.statements_csv(statements)),
-            ("statements JSON Lines", lambda: exports.statements_jsonl(statements)),
+            ("statements CSV", lambda: statement_formats.statements_csv(statements)),
+            ("statements JSON Lines", lambda: statement_formats.statements_jsonl(statements)),
         ):
             rows.append(
                 self.compare(
@@ -95,7 +96,7 @@ class Command(BaseCommand):
             )
 
         reviews = models.Review.objects.public().filter(claim__in=models.Claim.objects.public())
-        ids_sql, params = exports.selected_ids(reviews)
+        ids_sql, params = streaming.selected_ids(reviews)
         review_rows = f"COPY (SELECT r.* FROM claims_review r WHERE r.id IN ({ids_sql}) ORDER BY r.id) TO STDOUT WITH (FORMAT csv)"
         joined = f"""COPY (
             SELECT r.public_id, r.rating_text, r.rating_value, r.best_rating, r.worst_rating, r.url, r.published_on,
@@ -111,7 +112,7 @@ class Command(BaseCommand):
         rows.append(
             self.compare(
                 "ClaimReview JSON Lines",
-                lambda: exports.claimreviews_jsonl(reviews),
+                lambda: claimreview.claimreviews_jsonl(reviews),
                 {
                     "COPY of the joined rows it is built from": joined,
                     "COPY of the review rows alone": review_rows,
@@ -134,7 +135,7 @@ class Command(BaseCommand):
         ours = min(drain(export()) for _ in range(repeat))
         measured = []
         for name, sql in baselines.items():
-            base = min(drain(exports.copy_to_stdout(sql, params)) for _ in range(repeat))
+            base = min(drain(streaming.copy_to_stdout(sql, params)) for _ in range(repeat))
             measured.append((name, base[0], ours[0] / base[0]))
         self.stdout.write(
             f"{label}: {count:,} records in {ours[0]:.2f} s ({ours[1] / 1e6:.0f} MB, {count / ours[0]:,.0f}/s); "

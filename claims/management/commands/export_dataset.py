@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.http import QueryDict
 from tqdm import tqdm
 
-from claims.datapackage import export_package
+from claims.datasets.package import export_package
 from claims.filters import StatementFilterSet
 from claims.models import Statement, StatusQuerySet
 

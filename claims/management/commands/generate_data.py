@@ -20,8 +20,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from claims import documents
-from claims.datapackage import drop_foreign_keys, restore_indexes_and_keys, written_tables
-from claims.models import Speaker, Statement
+from claims.datasets.package.load import drop_foreign_keys, restore_indexes_and_keys, written_tables
+from claims.models import STATEMENT_CONTENT_FIELDS, Speaker, Statement
 
 # Names are built from consonant-vowel syllables (some with a closing
 # consonant), diverse enough that 20,000 of them are told apart as real names are.
@@ -443,22 +443,7 @@ class Command(BaseCommand):
                 )
         self.copy(
             "claims_statement",
-            [
-                "id",
-                "public_id",
-                "created_at",
-                "updated_at",
-                "status",
-                "text",
-                "text_type",
-                "original_text",
-                "original_language",
-                "language",
-                "said_on",
-                "said_on_precision",
-                "place",
-                "context",
-            ],
+            ["id", "public_id", "created_at", "updated_at", *STATEMENT_CONTENT_FIELDS],
             statements,
         )
         self.copy("claims_statementspeaker", ["statement_id", "speaker_id", "role", "position"], roles)

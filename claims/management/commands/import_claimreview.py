@@ -4,7 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from claims.imports import ImportRejected, import_claimreviews, read_import_file
+from claims.datasets.claimreview import import_claimreviews
+from claims.datasets.reading import ImportRejected, read_import_file
 from claims.models import Status
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from claims.datapackage import import_package
-from claims.imports import ImportRejected
+from claims.datasets.package import import_package
+from claims.datasets.reading import ImportRejected
 
 
 class Command(BaseCommand):

@@ -3,7 +3,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from claims.imports import ImportRejected, import_statements, read_import_file
+from claims.datasets.reading import ImportRejected, read_import_file
+from claims.datasets.statements import import_statements
 
 
 class Command(BaseCommand):

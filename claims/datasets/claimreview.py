@@ -1,70 +1,131 @@
-"""Reading ClaimReview JSON-LD from any fact-checker into the archive.
+"""ClaimReview (schema.org) JSON-LD: written by PostgreSQL's COPY, one review a line; read from any
+fact-checker's feed by ``import_claimreviews``."""
 
-Two passes: every record is parsed and validated first (each problem reported
-with its record or line number and field); only then is anything written, in
-one transaction. Records are matched to what the archive already holds —
-reviews by URL, reviewers by homepage or name, speakers by Wikidata QID, name
-or alias, claims by their exact text, sources by URL — so importing the same
-file twice changes nothing.
-"""
-
-import csv
 import datetime
-import io
 import json
 import re
-import sys
-import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, TypeVar
 
-from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils.text import slugify
 
-from . import models, services
-from .serializers import StatementWriteSerializer
+from .. import models
+from ..documents.public import PUBLIC_SQL
+from ..documents.statements import said_on_text
+from .reading import ImportRejected, Report, loads, partial_date
+from .streaming import JSONL_COPY_OPTIONS, copy_to_stdout, selected_ids
 
+SCHEMA_ORG = "https://schema.org"
 WIKIDATA = re.compile(r"^https?://(?:www\.)?wikidata\.org/(?:wiki|entity)/(Q[1-9][0-9]*)$")
-PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
-class ImportRejected(Exception):
-    """The file cannot be imported; ``problems`` says where and why."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def check_size(path: Path) -> None:
-    """Refuse a file larger than IMPORT_MAX_BYTES before reading any of it."""
-    size, limit = path.stat().st_size, settings.IMPORT_MAX_BYTES
-    if size > limit:
-        raise ImportRejected(
-            [
-                f"{path.name}: {size:,} bytes, more than the {limit:,} an import reads (IMPORT_MAX_BYTES); split it"
-            ]
-        )
+def _creative_work(source: str, outlet: str) -> str:
+    """A source as a schema.org CreativeWork; untitled ones are named as Source.__str__ names them."""
+    kinds = " ".join(
+        f"WHEN {_sql_text(value)} THEN {_sql_text(str(label))}" for value, label in models.SourceKind.choices
+    )
+    label = (
+        f"(CASE {source}.kind {kinds} ELSE {source}.kind END"
+        f" || coalesce(' by ' || {outlet}.name, '')"
+        f" || coalesce(', ' || to_char({source}.published_on, 'DD FMMonth YYYY'), ''))"
+    )
+    return f"""json_build_object(
+        '@type', 'CreativeWork', 'url', NULLIF({source}.url, ''), 'headline', NULLIF({source}.title, ''),
+        'name', CASE WHEN {source}.title = '' THEN {label} END, 'datePublished', {source}.published_on,
+        'publisher', CASE WHEN {outlet}.id IS NOT NULL THEN json_build_object('@type', 'Organization', 'name', {outlet}.name) END)"""
 
 
-def read_import_file(file: str) -> str:
-    """The text of an import file, or of standard input for "-": UTF-8, at most IMPORT_MAX_BYTES."""
-    if file != "-":
-        path = Path(file)
-        check_size(path)
-        return path.read_text(encoding="utf-8")
-    text = sys.stdin.read(settings.IMPORT_MAX_BYTES + 1)
-    if len(text) > settings.IMPORT_MAX_BYTES:
-        raise ImportRejected(
-            [f"standard input: more than the {settings.IMPORT_MAX_BYTES:,} bytes an import reads"]
-        )
-    return text
+def claimreview_sql(ids_sql: str, *, public_only: bool = False) -> str:
+    """One row per review (``ids_sql`` selects their ids): its schema.org ClaimReview as JSON text.
+
+    Google's fact-check markup: the reviewer as author, the rating on the
+    reviewer's own scale (no numbers when it has none, never constants), and
+    the claim with its speakers (``sameAs`` Wikidata when known), when it was
+    made (at its precision, not when it was checked), and where it appeared.
+    Fields without a value are left out (``json_strip_nulls``). Speakers and
+    sources are aggregated per statement set-based, not looked up per review.
+    ``public_only`` (readers who see no drafts): a claim's draft statement is left out,
+    with its speakers, date and appearances.
+    """
+    work = _creative_work("so", "po")
+    statement_id = (
+        f"(SELECT cs.id FROM claims_statement cs WHERE cs.id = c.statement_id AND cs.status IN {PUBLIC_SQL})"
+        if public_only
+        else "c.statement_id"
+    )
+    return f"""
+    WITH selected AS MATERIALIZED (
+        SELECT r.id, r.public_id, r.rating_text, r.rating_value, r.best_rating, r.worst_rating, r.url,
+               r.published_on, r.summary, r.reviewer_id, c.text AS claim_text, {statement_id} AS statement_id
+        FROM claims_review r JOIN claims_claim c ON c.id = r.claim_id
+        WHERE r.id IN ({ids_sql})
+    ), authors AS (
+        SELECT ss.statement_id, json_agg(json_build_object(
+                '@type', CASE WHEN sp.kind = 'person' THEN 'Person' ELSE 'Organization' END,
+                'name', sp.name, 'sameAs', 'https://www.wikidata.org/wiki/' || NULLIF(sp.wikidata_qid, ''))
+                ORDER BY ss.position, ss.id) AS authors
+        FROM claims_statementspeaker ss JOIN claims_speaker sp ON sp.id = ss.speaker_id
+        WHERE ss.statement_id IN (SELECT statement_id FROM selected) AND ss.role IN ('speaker', 'co_signatory')
+        GROUP BY 1
+    ), works AS (
+        SELECT a.statement_id, json_agg({work} ORDER BY a.is_first DESC, a.id) AS works,
+               (array_agg({work} ORDER BY a.id) FILTER (WHERE a.is_first))[1] AS first
+        FROM claims_appearance a JOIN claims_source so ON so.id = a.source_id
+        LEFT JOIN claims_outlet po ON po.id = so.outlet_id
+        WHERE a.statement_id IN (SELECT statement_id FROM selected)
+        GROUP BY 1
+    )
+    SELECT json_strip_nulls(json_build_object(
+        '@context', {_sql_text(SCHEMA_ORG)}, '@type', 'ClaimReview', 'identifier', r.public_id,
+        'claimReviewed', r.claim_text,
+        'author', json_build_object('@type', 'Organization', 'name', o.name, 'url', NULLIF(o.homepage, '')),
+        'reviewRating', json_build_object(
+            '@type', 'Rating', 'alternateName', r.rating_text, 'ratingValue', trim_scale(r.rating_value),
+            'bestRating', trim_scale(r.best_rating), 'worstRating', trim_scale(r.worst_rating)),
+        'itemReviewed', json_build_object(
+            '@type', 'Claim', 'author', au.authors, 'datePublished', NULLIF({said_on_text("st")}, ''),
+            'appearance', w.works, 'firstAppearance', w.first),
+        'url', NULLIF(r.url, ''), 'datePublished', r.published_on, 'reviewBody', NULLIF(r.summary, '')))
+    FROM selected r
+    JOIN claims_outlet o ON o.id = r.reviewer_id
+    LEFT JOIN claims_statement st ON st.id = r.statement_id
+    LEFT JOIN authors au ON au.statement_id = r.statement_id
+    LEFT JOIN works w ON w.statement_id = r.statement_id
+    ORDER BY r.id
+    """
+
+
+def _claimreviews_copy(reviews: QuerySet, *, public_only: bool = False) -> tuple[str, tuple]:
+    ids_sql, params = selected_ids(reviews)
+    sql = claimreview_sql(ids_sql, public_only=public_only)
+    return f"COPY ({sql}) TO STDOUT WITH ({JSONL_COPY_OPTIONS})", params
+
+
+def claimreviews_jsonl(reviews: QuerySet, *, public_only: bool = False) -> Iterator[bytes]:
+    """The reviews as ClaimReview JSON Lines, built by PostgreSQL and streamed as it comes."""
+    return copy_to_stdout(*_claimreviews_copy(reviews, public_only=public_only))
+
+
+def write_claimreviews(reviews: QuerySet, file) -> None:
+    """The reviews as ClaimReview JSON Lines into a binary file, on this connection (and transaction)."""
+    sql, params = _claimreviews_copy(reviews)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), file)
+
+
+def claimreview(review: models.Review, *, public_only: bool = False) -> dict:
+    """One review as a ClaimReview object."""
+    with connection.cursor() as cursor:
+        cursor.execute(claimreview_sql("%s", public_only=public_only), [review.pk])
+        return cursor.fetchone()[0]  # psycopg2 parses JSON
 
 
 @dataclass
@@ -100,39 +161,6 @@ class Record:
     said_on: datetime.date | None = None
     precision: str = models.DatePrecision.DAY
     appearances: list[Work] = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    created: Counter = field(default_factory=Counter)
-    updated: Counter = field(default_factory=Counter)
-    unchanged: Counter = field(default_factory=Counter)
-    rejected: list[str] = field(default_factory=list)
-    unmapped_ratings: Counter = field(default_factory=Counter)
-    # Existing records the file would change: kept as they are (without --update-existing), or
-    # changed, each with what changed (published ones are named so a curator can check them).
-    kept: list[str] = field(default_factory=list)
-    changed_public: list[str] = field(default_factory=list)
-
-    def summary(self) -> list[str]:
-        """One line per kind of record: how many were created, updated, left unchanged."""
-        kinds = sorted(set(self.created) | set(self.updated) | set(self.unchanged))
-        return [
-            f"{kind}: {self.created[kind]} created, {self.updated[kind]} updated, {self.unchanged[kind]} unchanged"
-            for kind in kinds
-        ]
-
-
-# ---------------------------------------------------------------- reading
-
-
-def loads(text: str):
-    """``json.loads``, with nesting too deep to parse reported as the JSON error it is (the
-    parser's recursion would otherwise end the import with a traceback)."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise json.JSONDecodeError("nested too deeply", text, 0) from None
 
 
 def read_items(text: str) -> list[tuple[int, object]]:
@@ -217,32 +245,6 @@ def _number(rating, key, problems, where) -> Decimal | None:
     return number
 
 
-def _date(value, problems, where, key) -> tuple[datetime.date | None, str]:
-    """A full or reduced ISO 8601 date (2020-01-09, 2020-01, 2020) and its precision."""
-    if value in (None, ""):
-        return None, models.DatePrecision.DAY
-    match = PARTIAL_DATE.match(value) if isinstance(value, str) else None
-    try:
-        if not match:
-            raise ValueError
-        year, month, day = match.groups()
-        date = datetime.date(int(year), int(month or 1), int(day or 1))
-    except ValueError:
-        problems.append(f"{where}: {key} is not a date: {value!r}")
-        return None, models.DatePrecision.DAY
-    if date > datetime.date.today() + models.FUTURE_TOLERANCE:
-        problems.append(f"{where}: {key} is in the future: {value!r}")
-        return None, models.DatePrecision.DAY
-    precision = (
-        models.DatePrecision.DAY
-        if day
-        else models.DatePrecision.MONTH
-        if month
-        else models.DatePrecision.YEAR
-    )
-    return date, precision
-
-
 def parse(number: int, item) -> tuple[Record | None, list[str]]:
     where = f"record {number}"
     problems: list[str] = []
@@ -276,7 +278,7 @@ def parse(number: int, item) -> tuple[Record | None, list[str]]:
         and not min(best, worst) <= value <= max(best, worst)
     ):
         problems.append(f"{where}: reviewRating.ratingValue {value} lies outside {worst}–{best}")
-    published_on, _ = _date(item.get("datePublished"), problems, where, "datePublished")
+    published_on, _ = partial_date(item.get("datePublished"), problems, where, "datePublished")
     record = Record(
         number=number,
         claim_text=" ".join(claim_text.split()),
@@ -307,7 +309,7 @@ def parse(number: int, item) -> tuple[Record | None, list[str]]:
             record.authors.append(
                 Author(name=speaker["name"].strip()[:200], person=_type(speaker) != "Organization", qid=qid)
             )
-        record.said_on, record.precision = _date(
+        record.said_on, record.precision = partial_date(
             claim.get("datePublished"), problems, where, "itemReviewed.datePublished"
         )
         first = _one(claim.get("firstAppearance"))
@@ -581,210 +583,4 @@ def import_claimreviews(
                 (report.rejected if skip_invalid else refused).extend(rejected.problems)
         if refused:
             raise ImportRejected(refused)
-    return report
-
-
-# ---------------------------------------------------------------- statements CSV / JSON Lines
-
-
-def read_statement_rows(text: str) -> list[tuple[int, dict]]:
-    """(line number, record) from the statements JSON Lines or CSV that the API exports."""
-    lines = text.splitlines()
-    if lines and lines[0].lstrip().startswith("["):
-        try:
-            loads(text)
-        except json.JSONDecodeError as error:
-            raise ImportRejected(
-                [f"line {error.lineno}: not JSON ({error.msg}, column {error.colno})"]
-            ) from None
-        raise ImportRejected(
-            ["A JSON array: the statements import reads JSON Lines (one object a line) or CSV."]
-        )
-    if lines and lines[0].lstrip().startswith("{"):
-        rows, problems = [], []
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(f"line {n}: not JSON ({error.msg}, column {error.colno})")
-                continue
-            if not isinstance(record, dict):
-                problems.append(f"line {n}: expected a JSON object")
-                continue
-            rows.append((n, record))
-        if problems:
-            raise ImportRejected(problems)
-        return rows
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        header = reader.fieldnames
-    except csv.Error as error:
-        raise ImportRejected([f"line 1: not JSON Lines, nor CSV as the export writes it ({error})"]) from None
-    if not header or "text" not in header:
-        raise ImportRejected(
-            ["Expected the statements JSON Lines or CSV export (a header with a text column)."]
-        )
-    rows = []
-    try:
-        for n, row in enumerate(reader, 2):
-            rows.append((n, _csv_record(row)))
-    except csv.Error as error:
-        raise ImportRejected([f"line {reader.line_num}: not CSV as the export writes it ({error})"]) from None
-    return rows
-
-
-def _csv_record(row: dict) -> dict:
-    """A CSV row as the record a JSON Lines line gives."""
-    record = dict(row)
-    for column in ("speakers", "speaker_roles", "topics", "source_urls", "responds_to"):
-        record[column] = [v for v in (record.get(column) or "").split("; ") if v]
-    # CSV quotes cannot be paired with their sources: a new statement gets its appearances
-    # from the URLs; an existing one keeps its appearances as they are.
-    record["appearances"] = None
-    return record
-
-
-def _statement_data(record: dict, problems: list[str], where: str, *, new: bool) -> dict:
-    said_on, precision = _date(record.get("said_on") or None, problems, where, "said_on")
-    speakers = record.get("speakers") or []
-    roles = record.get("speaker_roles") or []
-    if roles and len(roles) != len(speakers):
-        problems.append(f"{where}: speaker_roles has {len(roles)} entries for {len(speakers)} speakers")
-    data = {
-        key: record.get(key) or ""
-        for key in (
-            "status",
-            "text",
-            "text_type",
-            "original_text",
-            "original_language",
-            "language",
-            "place",
-            "context",
-        )
-    }
-    data = {
-        k: v
-        for k, v in data.items()
-        if v != "" or k in ("original_text", "original_language", "place", "context")
-    }
-    data["said_on"] = said_on
-    data["said_on_precision"] = record.get("said_on_precision") or precision
-    data["speakers"] = [
-        {"speaker": slug, **({"role": roles[i]} if i < len(roles) else {})} for i, slug in enumerate(speakers)
-    ]
-    data["topics"] = list(record.get("topics") or [])
-    given = record.get("appearances")
-    if given is None and not new:
-        return data  # appearances left alone
-    if given is None:
-        given = [{"url": url} for url in record.get("source_urls") or []]
-    appearances = []
-    for appearance in given:
-        source = appearance.get("source")
-        url = appearance.get("url") or ""
-        if not source and url:
-            found = models.Source.objects.filter(url=url).values_list("public_id", flat=True).first()
-            source = str(found) if found else None
-            if source is None:
-                problems.append(f"{where}: no source with URL {url!r} (import or log the source first)")
-                continue
-        appearances.append(
-            {
-                "source": source,
-                "quote": appearance.get("quote") or "",
-                "is_first": bool(appearance.get("is_first")),
-            }
-        )
-    data["appearances"] = appearances
-    return data
-
-
-def _differs(statement: models.Statement, data: dict) -> bool:
-    """Whether importing ``data`` would change the statement or its speakers, topics or appearances."""
-    relations = ("speakers", "topics", "appearances", "links")
-    if any(getattr(statement, k) != v for k, v in data.items() if k not in relations):
-        return True
-    speakers = [(r["speaker"].pk, r["role"]) for r in data.get("speakers", [])]
-    if speakers != [(r.speaker_id, r.role) for r in statement.speaker_roles.order_by("position", "id")]:
-        return True
-    if {t.pk for t in data.get("topics", [])} != set(statement.topics.values_list("pk", flat=True)):
-        return True
-    if "appearances" not in data:
-        return False
-    appearances = {(a["source"].pk, a["quote"], a["is_first"]) for a in data["appearances"]}
-    return appearances != set(statement.appearances.values_list("source_id", "quote", "is_first"))
-
-
-def import_statements(*, text: str, progress=None) -> Report:
-    """The statements export read back: validated first, matched by public id, all or nothing.
-
-    Speakers, topics and sources must already exist (a Data Package carries
-    them all); links (``responds_to``) may point to statements later in the file.
-    """
-    report = Report()
-    problems: list[str] = []
-    prepared = []
-    ids_in_file: dict[str, int] = {}  # id: the line it is first on
-    for line, record in read_statement_rows(text):
-        where = f"line {line}"
-        public_id = record.get("id") or None
-        if public_id:
-            try:
-                public_id = str(uuid.UUID(str(public_id)))
-            except ValueError:
-                problems.append(f"{where}: id {public_id!r} is not a UUID")
-                continue
-            if public_id in ids_in_file:
-                problems.append(
-                    f"{where}: id {public_id} appears twice (first on line {ids_in_file[public_id]})"
-                )
-                continue
-            ids_in_file[public_id] = line
-        existing = models.Statement.objects.filter(public_id=public_id).first() if public_id else None
-        data = _statement_data(record, problems, where, new=existing is None)
-        serializer = StatementWriteSerializer(instance=existing, data=data, context={"operator": True})
-        if not serializer.is_valid():
-            for field_name, messages in serializer.errors.items():
-                problems.append(f"{where}: {field_name}: {messages}")
-            continue
-        prepared.append((line, public_id, existing, serializer, list(record.get("responds_to") or [])))
-    for line, _, _, _, targets in prepared:
-        for target in targets:
-            if target not in ids_in_file and not models.Statement.objects.filter(public_id=target).exists():
-                problems.append(
-                    f"line {line}: responds_to {target} is neither in the file nor in the archive"
-                )
-    if problems:
-        raise ImportRejected(problems)
-    with transaction.atomic():
-        saved = {}
-        for line, public_id, existing, serializer, _ in progress(prepared) if progress else prepared:
-            if existing is None:
-                saved[line] = serializer.save(**({"public_id": public_id} if public_id else {}))
-                report.created["statements"] += 1
-            elif _differs(existing, serializer.validated_data):
-                saved[line] = serializer.save()
-                report.updated["statements"] += 1
-            else:  # not saved: its updated_at and history stay as they are
-                saved[line] = existing
-                report.unchanged["statements"] += 1
-        for line, _, _, _, targets in prepared:
-            statement = saved[line]
-            links = [{"type": models.LinkType.RESPONDS_TO, "statement": t, "note": ""} for t in targets]
-            kept = [
-                {"type": link.type, "statement": str(link.to_statement.public_id), "note": link.note}
-                for link in statement.outgoing_links.exclude(type=models.LinkType.RESPONDS_TO).select_related(
-                    "to_statement"
-                )
-            ]
-            writer = StatementWriteSerializer(
-                statement, data={"links": kept + links}, partial=True, context={"operator": True}
-            )
-            writer.is_valid(raise_exception=True)
-            services.replace_statement_relations(
-                statement=statement, user=None, links=writer.validated_data["links"]
-            )
     return report
