@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -103,29 +103,30 @@ def claimreview_sql(ids_sql: str, *, public_only: bool = False) -> str:
     """
 
 
-def _claimreviews_copy(reviews: QuerySet, *, public_only: bool = False) -> tuple[str, tuple]:
+def _claimreviews_copy(reviews: QuerySet[Any], *, public_only: bool = False) -> tuple[str, tuple[Any, ...]]:
     ids_sql, params = selected_ids(reviews)
     sql = claimreview_sql(ids_sql, public_only=public_only)
     return f"COPY ({sql}) TO STDOUT WITH ({JSONL_COPY_OPTIONS})", params
 
 
-def claimreviews_jsonl(reviews: QuerySet, *, public_only: bool = False) -> Iterator[bytes]:
+def claimreviews_jsonl(reviews: QuerySet[Any], *, public_only: bool = False) -> Iterator[bytes]:
     """The reviews as ClaimReview JSON Lines, built by PostgreSQL and streamed as it comes."""
     return copy_to_stdout(*_claimreviews_copy(reviews, public_only=public_only))
 
 
-def write_claimreviews(reviews: QuerySet, file) -> None:
+def write_claimreviews(reviews: QuerySet[Any], file: BinaryIO) -> None:
     """The reviews as ClaimReview JSON Lines into a binary file, on this connection (and transaction)."""
     sql, params = _claimreviews_copy(reviews)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(cursor.cursor.mogrify(sql, params).decode(), file)
 
 
-def claimreview(review: models.Review, *, public_only: bool = False) -> dict:
+def claimreview(review: models.Review, *, public_only: bool = False) -> dict[str, Any]:
     """One review as a ClaimReview object."""
     with connection.cursor() as cursor:
         cursor.execute(claimreview_sql("%s", public_only=public_only), [review.pk])
-        return cursor.fetchone()[0]  # psycopg2 parses JSON
+        found: dict[str, Any] = cursor.fetchone()[0]  # psycopg2 parses JSON
+        return found
 
 
 @dataclass
@@ -191,20 +192,22 @@ def read_items(text: str) -> list[tuple[int, object]]:
     raise ImportRejected(["Expected a ClaimReview object, an array of them, an @graph, or JSON Lines."])
 
 
-def _type(item) -> str:
+def _type(item: Any) -> str:
     value = item.get("@type") if isinstance(item, dict) else None
     return value[0] if isinstance(value, list) and value else value or ""
 
 
-def _one(value):
+def _one(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
 
 
-def _list(value) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-def _text(item, key, problems, where, *, required=False, limit=20_000) -> str:
+def _text(
+    item: Any, key: str, problems: list[str], where: str, *, required: bool = False, limit: int = 20_000
+) -> str:
     value = item.get(key)
     if value is None or value == "":
         if required:
@@ -222,7 +225,7 @@ def _text(item, key, problems, where, *, required=False, limit=20_000) -> str:
     return value.strip()
 
 
-def _url(item, key, problems, where) -> str:
+def _url(item: Any, key: str, problems: list[str], where: str) -> str:
     value = _text(item, key, problems, where, limit=2000)
     if value and not re.match(r"^https?://[^\s]+$", value):
         problems.append(f"{where}: {key} is not an http(s) URL: {value[:80]!r}")
@@ -230,7 +233,7 @@ def _url(item, key, problems, where) -> str:
     return value
 
 
-def _number(rating, key, problems, where) -> Decimal | None:
+def _number(rating: Any, key: str, problems: list[str], where: str) -> Decimal | None:
     value = rating.get(key)
     if value in (None, ""):
         return None
@@ -245,7 +248,7 @@ def _number(rating, key, problems, where) -> Decimal | None:
     return number
 
 
-def parse(number: int, item) -> tuple[Record | None, list[str]]:
+def parse(number: int, item: Any) -> tuple[Record | None, list[str]]:
     where = f"record {number}"
     problems: list[str] = []
     if not isinstance(item, dict):
@@ -344,7 +347,7 @@ def verdict_for(reviewer: models.Outlet, rating_text: str) -> str | None:
     return mapping
 
 
-def _unique_slug(model, name: str) -> str:
+def _unique_slug(model: type[models.Speaker] | type[models.Outlet], name: str) -> str:
     base = slugify(name)[:180] or "imported"
     slug, n = base, 1
     while model.objects.filter(slug=slug).exists():
@@ -360,7 +363,7 @@ M = TypeVar("M", bound=models.Curated)
 
 
 class Writer:
-    def __init__(self, *, status: str, user, report: Report, update_existing: bool = False):
+    def __init__(self, *, status: str, user: Any, report: Report, update_existing: bool = False) -> None:
         self.status, self.user, self.report = status, user, report
         self.update_existing = update_existing
 
@@ -553,7 +556,7 @@ def import_claimreviews(
     text: str,
     status: str = models.Status.DRAFT,
     skip_invalid: bool = False,
-    user=None,
+    user: Any = None,
     progress: Callable[[list[Record]], Iterable[Record]] | None = None,
     update_existing: bool = False,
 ) -> Report:

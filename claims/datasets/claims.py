@@ -1,11 +1,13 @@
 """The claims CSV and JSON Lines: built in Python from the claims read in chunks, reviews prefetched."""
 
+from typing import Any
+
 from django.db.models import Prefetch, QuerySet
 
 from .. import models
 
 
-def _reduced_date(statement) -> str:
+def _reduced_date(statement: models.Statement) -> str:
     """ISO 8601 at the date's precision: 2020-01-09, 2020-01 or 2020."""
     if not statement.said_on:
         return ""
@@ -13,7 +15,7 @@ def _reduced_date(statement) -> str:
         models.DatePrecision.DAY: statement.said_on.isoformat(),
         models.DatePrecision.MONTH: statement.said_on.strftime("%Y-%m"),
         models.DatePrecision.YEAR: statement.said_on.strftime("%Y"),
-    }[statement.said_on_precision]
+    }[models.DatePrecision(statement.said_on_precision)]
 
 
 CLAIM_COLUMNS = [
@@ -32,7 +34,7 @@ CLAIM_COLUMNS = [
 ]
 
 
-def claims_for_export(queryset: QuerySet, reviews: QuerySet) -> QuerySet:
+def claims_for_export(queryset: QuerySet[Any], reviews: QuerySet[Any]) -> QuerySet[Any]:
     return queryset.select_related("statement").prefetch_related(
         Prefetch("statement__speaker_roles", models.StatementSpeaker.objects.select_related("speaker")),
         "topics",
@@ -40,7 +42,7 @@ def claims_for_export(queryset: QuerySet, reviews: QuerySet) -> QuerySet:
     )
 
 
-def claim_record(claim: models.Claim, *, public_only: bool = False) -> dict:
+def claim_record(claim: models.Claim, *, public_only: bool = False) -> dict[str, Any]:
     """``public_only``: for readers who see no drafts, a draft statement is no statement."""
     statement = claim.statement
     if public_only and statement is not None and not statement.is_public:

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -51,11 +52,11 @@ def read_import_file(file: str) -> str:
 
 @dataclass
 class Report:
-    created: Counter = field(default_factory=Counter)
-    updated: Counter = field(default_factory=Counter)
-    unchanged: Counter = field(default_factory=Counter)
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
     rejected: list[str] = field(default_factory=list)
-    unmapped_ratings: Counter = field(default_factory=Counter)
+    unmapped_ratings: Counter[tuple[str, str]] = field(default_factory=Counter)
     # Existing records the file would change: kept as they are (without --update-existing), or
     # changed, each with what changed (published ones are named so a curator can check them).
     kept: list[str] = field(default_factory=list)
@@ -70,7 +71,7 @@ class Report:
         ]
 
 
-def loads(text: str):
+def loads(text: str) -> Any:
     """``json.loads``, with nesting too deep to parse reported as the JSON error it is (the
     parser's recursion would otherwise end the import with a traceback)."""
     try:
@@ -79,7 +80,7 @@ def loads(text: str):
         raise json.JSONDecodeError("nested too deeply", text, 0) from None
 
 
-def partial_date(value, problems, where, key) -> tuple[datetime.date | None, str]:
+def partial_date(value: Any, problems: list[str], where: str, key: str) -> tuple[datetime.date | None, str]:
     """A full or reduced ISO 8601 date (2020-01-09, 2020-01, 2020) and its precision."""
     if value in (None, ""):
         return None, models.DatePrecision.DAY

@@ -4,7 +4,8 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -81,18 +82,18 @@ TO STDOUT WITH ({JSONL_COPY_OPTIONS})
 STATEMENTS_JSONL_SQL = statements_jsonl_sql()
 
 
-def _copy_statements(template: str, statements: QuerySet) -> Iterator[bytes]:
+def _copy_statements(template: str, statements: QuerySet[Any]) -> Iterator[bytes]:
     ids_sql, params = selected_ids(statements)
     return copy_to_stdout(template.format(ids=ids_sql), params)
 
 
-def statements_csv(statements: QuerySet, *, public_only: bool = False) -> Iterator[bytes]:
+def statements_csv(statements: QuerySet[Any], *, public_only: bool = False) -> Iterator[bytes]:
     """The filtered statements as CSV, produced by PostgreSQL's COPY and streamed as it comes.
     ``public_only``: for readers who see no drafts (no draft's id in ``responds_to``)."""
     return _copy_statements(statements_csv_sql(public_only=public_only), statements)
 
 
-def statements_jsonl(statements: QuerySet, *, public_only: bool = False) -> Iterator[bytes]:
+def statements_jsonl(statements: QuerySet[Any], *, public_only: bool = False) -> Iterator[bytes]:
     """The filtered statements as JSON Lines: their stored lines (``documents.statements.statement_line``),
     written out by PostgreSQL's COPY and streamed as they come.
 
@@ -102,7 +103,7 @@ def statements_jsonl(statements: QuerySet, *, public_only: bool = False) -> Iter
     return _copy_statements(statements_jsonl_sql(public_only=public_only), statements)
 
 
-def read_statement_rows(text: str) -> list[tuple[int, dict]]:
+def read_statement_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) from the statements JSON Lines or CSV that the API exports."""
     lines = text.splitlines()
     if lines and lines[0].lstrip().startswith("["):
@@ -150,7 +151,7 @@ def read_statement_rows(text: str) -> list[tuple[int, dict]]:
     return rows
 
 
-def _csv_record(row: dict) -> dict:
+def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
     """A CSV row as the record a JSON Lines line gives."""
     record = dict(row)
     for column in ("speakers", "speaker_roles", "topics", "source_urls", "responds_to"):
@@ -161,7 +162,7 @@ def _csv_record(row: dict) -> dict:
     return record
 
 
-def _statement_data(record: dict, problems: list[str], where: str, *, new: bool) -> dict:
+def _statement_data(record: dict[str, Any], problems: list[str], where: str, *, new: bool) -> dict[str, Any]:
     said_on, precision = partial_date(record.get("said_on") or None, problems, where, "said_on")
     speakers = record.get("speakers") or []
     roles = record.get("speaker_roles") or []
@@ -209,7 +210,7 @@ def _statement_data(record: dict, problems: list[str], where: str, *, new: bool)
     return data
 
 
-def _differs(statement: models.Statement, data: dict) -> bool:
+def _differs(statement: models.Statement, data: dict[str, Any]) -> bool:
     """Whether importing ``data`` would change the statement or its speakers, topics or appearances."""
     relations = ("speakers", "topics", "appearances", "links")
     if any(getattr(statement, k) != v for k, v in data.items() if k not in relations):
@@ -225,7 +226,7 @@ def _differs(statement: models.Statement, data: dict) -> bool:
     return appearances != set(statement.appearances.values_list("source_id", "quote", "is_first"))
 
 
-def import_statements(*, text: str, progress=None) -> Report:
+def import_statements(*, text: str, progress: Callable[[list[Any]], Iterable[Any]] | None = None) -> Report:
     """The statements export read back: validated first, matched by public id, all or nothing.
 
     Speakers, topics and sources must already exist (a Data Package carries

@@ -25,11 +25,11 @@ EXPORT_WORK_MEM = "256MB"
 LIST_SEPARATOR = "; "
 
 
-def _joined(values: Iterable) -> str:
+def _joined(values: Iterable[Any]) -> str:
     return LIST_SEPARATOR.join(str(v) for v in values if v not in (None, ""))
 
 
-def _dumps(record: dict) -> str:
+def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
@@ -39,7 +39,7 @@ def _dumps(record: dict) -> str:
 JSONL_COPY_OPTIONS = "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02', ENCODING 'UTF8'"
 
 
-def selected_ids(queryset: QuerySet) -> tuple[str, tuple]:
+def selected_ids(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     """The SQL (and its parameters) selecting the ids of a filtered queryset, to embed in a COPY."""
     return queryset.order_by().values("pk").query.sql_with_params()
 
@@ -48,13 +48,13 @@ class _Cancelled(Exception):
     pass
 
 
-def copy_to_stdout(sql: str, params) -> Iterator[bytes]:
+def copy_to_stdout(sql: str, params: Any) -> Iterator[bytes]:
     """Stream the output of ``COPY ... TO STDOUT`` while PostgreSQL writes it, from a read
     replica when the request may read from one (chosen now: the stream runs after the view)."""
     return _copy_stream(sql, params, router.db_for_read(models.Statement))
 
 
-def _copy_stream(sql: str, params, alias: str) -> Iterator[bytes]:
+def _copy_stream(sql: str, params: Any, alias: str) -> Iterator[bytes]:
     """Stream the output of ``COPY ... TO STDOUT`` while PostgreSQL writes it.
 
     psycopg2 hands COPY output to a file object and returns only at the end;
@@ -62,23 +62,24 @@ def _copy_stream(sql: str, params, alias: str) -> Iterator[bytes]:
     bounded queue that this generator drains: memory stays flat, and a client
     that goes away stops the COPY.
     """
-    chunks: queue.Queue = queue.Queue(maxsize=64)
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=64)
     cancelled = threading.Event()
     done = object()
 
     class Sink:
         """Receives COPY's output a row at a time; hands it on in blocks of about 64 kB."""
 
-        def __init__(self):
-            self.rows, self.size = [], 0
+        def __init__(self) -> None:
+            self.rows: list[bytes] = []
+            self.size = 0
 
-        def write(self, data):
+        def write(self, data: bytes | str) -> None:
             self.rows.append(data if isinstance(data, bytes) else data.encode())
             self.size += len(data)
             if self.size >= COPY_BLOCK:
                 self.flush()
 
-        def flush(self):
+        def flush(self) -> None:
             if not self.rows:
                 return
             block, self.rows, self.size = b"".join(self.rows), [], 0
@@ -90,7 +91,7 @@ def _copy_stream(sql: str, params, alias: str) -> Iterator[bytes]:
                     continue
             raise _Cancelled
 
-    def run():
+    def run() -> None:
         connection = connections[alias]  # this thread's own connection
         try:
             with connection.cursor() as cursor:
@@ -123,11 +124,11 @@ def _copy_stream(sql: str, params, alias: str) -> Iterator[bytes]:
                 chunks.get(timeout=0.1)
 
 
-def stream_csv(records: Iterable[dict], columns: list[str]) -> Iterator[str]:
+def stream_csv(records: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
-    def flush():
+    def flush() -> str:
         data = buffer.getvalue()
         buffer.seek(0)
         buffer.truncate(0)
@@ -142,7 +143,7 @@ def stream_csv(records: Iterable[dict], columns: list[str]) -> Iterator[str]:
     yield flush()
 
 
-def stream_jsonl(records: Iterable[dict]) -> Iterator[str]:
+def stream_jsonl(records: Iterable[dict[str, Any]]) -> Iterator[str]:
     batch = []
     for record in records:
         batch.append(_dumps(record))
@@ -162,10 +163,10 @@ class ExportRows:
     Nothing is read before the first row is asked for; ``close()`` (at the end of the rows, or
     when the response is closed, a reader gone) gives the connection its own limit back."""
 
-    def __init__(self, queryset: QuerySet):
+    def __init__(self, queryset: QuerySet[Any]):
         self._queryset, self._closed = queryset, False
         self._rows: Iterator[Any] | None = None
-        self._first: list = []
+        self._first: list[Any] = []
 
     def start(self) -> None:
         """Read the first chunk now (the view does, so that a database that is down is an
@@ -177,10 +178,10 @@ class ExportRows:
         self._rows = self._queryset.iterator(chunk_size=CHUNK)
         self._first = [row for row in [next(self._rows, None)] if row is not None]
 
-    def __iter__(self):
+    def __iter__(self) -> "ExportRows":
         return self
 
-    def __next__(self):
+    def __next__(self) -> Any:
         self.start()
         if self._first:
             return self._first.pop()
@@ -201,5 +202,5 @@ class ExportRows:
                 cursor.execute("RESET statement_timeout")
 
 
-def iterate(queryset: QuerySet) -> ExportRows:
+def iterate(queryset: QuerySet[Any]) -> ExportRows:
     return ExportRows(queryset)

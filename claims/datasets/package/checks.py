@@ -1,6 +1,7 @@
 """Checking a staged package: every cell, reference, uniqueness rule and model rule, set-based."""
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ def _valid_uuid(cell: str) -> str:
     )
 
 
-def _matching(pattern: str):
+def _matching(pattern: str) -> Callable[[str], str]:
     """The FAST check of TYPES for a regular expression: SQL on a cell."""
     return lambda cell: f"{cell} ~ {_quote(pattern)}"
 
@@ -159,7 +160,7 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _condition(condition, columns: set) -> str | None:
+def _condition(condition: Any, columns: set[str]) -> str | None:
     """A UniqueConstraint's condition as SQL on the file's text cells, for the simple
     forms the models use (field = value, negated or not); None for anything else."""
     if condition is None:
@@ -265,7 +266,7 @@ class Checks:
             for line, column, problem, value in self.rows(sql + " ORDER BY 1 LIMIT 1000"):
                 self.report_cell(table, line, column, problem, value)
 
-    def report_cell(self, table: Table, line: int, name: str, problem: str, value) -> None:
+    def report_cell(self, table: Table, line: int, name: str, problem: str, value: Any) -> None:
         column = next(c for c in table.columns if c.name == name)
         if problem == "required":
             message = f"{name} is required"
@@ -301,7 +302,10 @@ class Checks:
         """Rows of the file that collide with each other, or with other records of the archive."""
         model, names = table.model, {c.name for c in table.columns}
         refs = {c.name for c in table.columns if c.ref} | {"id"}
-        as_key = lambda name: f"s.{name}::uuid" if name in refs else f"s.{name}"  # noqa: E731
+
+        def as_key(name: str) -> str:
+            return f"s.{name}::uuid" if name in refs else f"s.{name}"
+
         groups: list[tuple[tuple[str, ...], str, Any]] = []  # (columns, condition, message)
         if table.identified:
             groups.append((("id",), "true", None))

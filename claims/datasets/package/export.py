@@ -3,10 +3,13 @@
 import contextlib
 import datetime
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -56,7 +59,7 @@ def _cell_sql(table: Table, column: Column, joins: list[str]) -> str:
     }.get(column.type, f"nullif({db_column}, '')")
 
 
-def _copy_sql(table: Table, selected) -> tuple[str, list]:
+def _copy_sql(table: Table, selected: QuerySet[Any] | None) -> tuple[str, Any]:
     """COPY of the table's CSV file: the rows of ``selected`` (a queryset; None: all), ordered by
     creation (then id), or by their key."""
     joins: list[str] = []
@@ -80,10 +83,10 @@ class _Rows:
     """A binary file that counts the rows COPY writes into it (one write a row) and
     advances a progress bar by them."""
 
-    def __init__(self, file, bar):
+    def __init__(self, file: Any, bar: Any) -> None:
         self.file, self.bar, self.count, self.pending = file, bar, -1, 0  # the header is no row
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         self.file.write(data)
         self.count += 1
         self.pending += self.count > 0
@@ -111,13 +114,15 @@ NEEDED_SPEAKERS = f"""
 {SPOKEN} UNION SELECT organisation_id FROM claims_affiliation WHERE speaker_id IN ({SPOKEN})"""
 
 
-def _needed(template: str, statements) -> RawSQL:
+def _needed(template: str, statements: QuerySet[Any]) -> RawSQL:
     """The ids ``template`` selects for these statements (a queryset of their pks)."""
     ids_sql, params = statements.query.sql_with_params()
     return RawSQL(template.format(ids=ids_sql), params * template.count("{ids}"))
 
 
-def _selected(table: Table, statements, *, public_only: bool = False):
+def _selected(
+    table: Table, statements: QuerySet[Any] | None, *, public_only: bool = False
+) -> QuerySet[Any] | None:
     """The rows of ``table`` the selected statements need (a queryset), or None for the
     whole table (statements=None). ``public_only``: of claims and reviews, only the public
     ones (and only reviews of public claims), for a package of public statements."""
@@ -145,7 +150,7 @@ def _selected(table: Table, statements, *, public_only: bool = False):
 
 
 @contextlib.contextmanager
-def _snapshot():
+def _snapshot() -> Iterator[None]:
     """One view of the archive for every file of a package: a REPEATABLE READ, read-only
     transaction (inside an enclosing transaction, that one's). Otherwise a record written
     while the files are written could be in one file and not in another (an appearance
@@ -159,12 +164,17 @@ def _snapshot():
 
 
 def export_package(
-    directory: Path, *, statements=None, filters: dict | None = None, progress=None, public_only: bool = False
-) -> dict:
+    directory: Path,
+    *,
+    statements: QuerySet[Any] | None = None,
+    filters: dict[str, Any] | None = None,
+    progress: Callable[[str], Any] | None = None,
+    public_only: bool = False,
+) -> dict[str, Any]:
     """Write the package into ``directory``; return the counts per table. ``public_only``
     (with ``statements``): leave out draft claims and reviews, and reviews of draft claims."""
     directory.mkdir(parents=True, exist_ok=True)
-    counts = {}
+    counts: dict[str, int] = {}
     with _snapshot():
         for table in TABLES:
             sql, params = _copy_sql(table, _selected(table, statements, public_only=public_only))
@@ -179,7 +189,7 @@ def export_package(
         reviews = _selected(BY_NAME["reviews"], statements, public_only=public_only)
         with (directory / "claimreview.jsonl").open("wb") as f:
             claimreview.write_claimreviews(models.Review.objects.all() if reviews is None else reviews, f)
-    package = {
+    package: dict[str, Any] = {
         "profile": "data-package",
         "name": "claim-tracker-archive",
         "title": "Claim tracker archive: who said what, when, and where we know it from",

@@ -4,10 +4,14 @@ import csv
 import datetime
 import json
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Model
 
 from ... import documents, models
 from ...documents import dependencies
@@ -19,7 +23,7 @@ from .checks import CASTABLE, DB_TYPES, SAID_ON, Checks
 from .schema import BY_NAME, MANY, SCHEMA_VERSION, TABLES, Column, Table
 
 
-def _parse(value: str, column: Column):
+def _parse(value: str, column: Column) -> Any:
     if value == "":
         return [] if column.type == "array" else None
     if column.type == "array":
@@ -44,7 +48,7 @@ def _parse(value: str, column: Column):
     return value
 
 
-def _read(directory: Path, table: Table, problems: list[str]) -> list[dict]:
+def _read(directory: Path, table: Table, problems: list[str]) -> list[dict[str, Any]]:
     path = directory / f"{table.name}.csv"
     if not path.exists():
         problems.append(f"{path.name}: missing")
@@ -66,7 +70,9 @@ def _read(directory: Path, table: Table, problems: list[str]) -> list[dict]:
             return []
 
 
-def _read_rows(path: Path, table: Table, problems: list[str], reader) -> list[dict]:
+def _read_rows(
+    path: Path, table: Table, problems: list[str], reader: Iterator[list[str]]
+) -> list[dict[str, Any]]:
     rows = []
     header: list[str] = next(reader, [])
     expected = [c.name for c in table.columns]
@@ -101,7 +107,12 @@ def _read_rows(path: Path, table: Table, problems: list[str], reader) -> list[di
     return rows
 
 
-def import_package(directory: Path, *, progress=None, step=None) -> Report:
+def import_package(
+    directory: Path,
+    *,
+    progress: Callable[[str, int], Any] | None = None,
+    step: Callable[[str], None] | None = None,
+) -> Report:
     """Read a package back: check every file first, then write it all in one transaction.
 
     Set-based: each CSV is streamed with ``COPY`` into a temporary table of
@@ -240,7 +251,7 @@ DEFERRED = {"statements"}
 BULK_ROWS = 5_000
 
 
-def _drop_secondary_indexes(cursor, tables: list[str]) -> dict[str, list[str]]:
+def _drop_secondary_indexes(cursor: CursorWrapper, tables: list[str]) -> dict[str, list[str]]:
     """Drop the indexes of these tables that back no constraint and enforce nothing
     (not unique); return their definitions by table, to be created again."""
     cursor.execute(
@@ -259,7 +270,11 @@ def _drop_secondary_indexes(cursor, tables: list[str]) -> dict[str, list[str]]:
     return dropped
 
 
-def restore_indexes_and_keys(cursor, definitions: dict[str, list[str]], foreign_keys=()) -> None:
+def restore_indexes_and_keys(
+    cursor: CursorWrapper,
+    definitions: dict[str, list[str]],
+    foreign_keys: Sequence[tuple[str, str, str]] = (),
+) -> None:
     """Create the indexes dropped (by table), and add back the foreign keys dropped."""
     if not any(definitions.values()) and not foreign_keys:
         return
@@ -285,7 +300,9 @@ def restore_indexes_and_keys(cursor, definitions: dict[str, list[str]], foreign_
         cursor.execute(f"SET CONSTRAINTS {keys} DEFERRED")
 
 
-def drop_foreign_keys(cursor, tables: list[str], targets: list[str]) -> list[tuple[str, str, str]]:
+def drop_foreign_keys(
+    cursor: CursorWrapper, tables: list[str], targets: list[str]
+) -> list[tuple[str, str, str]]:
     """Drop the foreign keys of these tables that refer to one of ``targets``; return
     (table, constraint, definition) of each, to be added back.
 
@@ -300,7 +317,7 @@ def drop_foreign_keys(cursor, tables: list[str], targets: list[str]) -> list[tup
         ORDER BY 1, 2""",
         [tables, targets],
     )
-    keys = cursor.fetchall()
+    keys: list[tuple[str, str, str]] = cursor.fetchall()
     for table, name, _ in keys:
         cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
     return keys
@@ -318,11 +335,11 @@ def written_tables() -> list[str]:
 class _Progress:
     """A file whose reads advance a progress bar by the bytes read."""
 
-    def __init__(self, file, bar):
+    def __init__(self, file: Any, bar: Any) -> None:
         self.file, self.bar = file, bar
 
-    def read(self, size=-1):
-        data = self.file.read(size)
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.file.read(size)
         self.bar.update(len(data))
         return data
 
@@ -330,7 +347,7 @@ class _Progress:
 class _Loader(Checks):
     """Stages, checks and merges the package's tables; remembers what changed."""
 
-    def __init__(self, cursor, report: Report):
+    def __init__(self, cursor: CursorWrapper, report: Report) -> None:
         self.cursor, self.report = cursor, report
         self.problems: list[str] = []
         self.created: dict[str, set[int]] = {}  # table -> pks of new rows
@@ -368,9 +385,10 @@ class _Loader(Checks):
         if self.problems:
             raise ImportRejected(self.problems)
 
-    def rows(self, sql: str, params=()) -> list[tuple]:
+    def rows(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         self.cursor.execute(sql, params)
-        return self.cursor.fetchall()
+        found: list[tuple[Any, ...]] = self.cursor.fetchall()
+        return found
 
     # ---- staging
 
@@ -385,7 +403,7 @@ class _Loader(Checks):
         """The files' staging tables (those of rows inserted last stay until then)."""
         self.cursor.execute("DROP TABLE IF EXISTS " + ", ".join(self.staged(t.name) for t in TABLES))
 
-    def stage(self, table: Table, path: Path, progress) -> None:
+    def stage(self, table: Table, path: Path, progress: Callable[[str, int], Any] | None) -> None:
         """The file, as it is, in its staging table (text cells and their line)."""
         names = [c.name for c in table.columns]
         staged = self.staged(table.name)
@@ -433,7 +451,7 @@ class _Loader(Checks):
         self.report.unchanged[table.name] += total - len(created) - len(updated)
 
     @staticmethod
-    def explain(table: Table, error) -> str:
+    def explain(table: Table, error: Exception) -> str:
         """A constraint the checks above do not foresee (a record of the archive the file
         collides with): the model's message for it, and the database's details."""
         cause = getattr(error, "__cause__", None)
@@ -501,7 +519,7 @@ class _Loader(Checks):
         table its rows wait in to be inserted last (``deferred``)."""
         return self.deferred.get(name) or BY_NAME[name].model._meta.db_table
 
-    def defer(self, table: Table, selected: str, joins: str) -> list[tuple]:
+    def defer(self, table: Table, selected: str, joins: str) -> list[tuple[Any, ...]]:
         """Statements into an empty archive: their rows (typed, with ids taken in advance) wait
         in a table of their own, for the other files to refer to, and are inserted last with
         their documents (``documents.statements.build_statement_documents``), each written once instead of
@@ -591,7 +609,9 @@ class _Loader(Checks):
         )
         self.record_merged(table, created, updated)
 
-    def record_merged(self, table: Table, created: list[tuple], updated: list[tuple]) -> None:
+    def record_merged(
+        self, table: Table, created: list[tuple[Any, ...]], updated: list[tuple[Any, ...]]
+    ) -> None:
         """Remember the rows written (id, then the statements they show in), and merge the
         table's self-references and many-to-many columns."""
         self.created[table.name] = {row[0] for row in created}
@@ -616,7 +636,7 @@ class _Loader(Checks):
         }.get(table.name)
         return ", ".join(f"{alias}.{c}" for c in columns) if columns else "NULL::bigint"
 
-    def mark_updated(self, table: Table, pks) -> None:
+    def mark_updated(self, table: Table, pks: Iterable[int]) -> None:
         self.updated[table.name].update(set(pks) - self.created[table.name])
 
     def merge_self_reference(self, table: Table, column: Column) -> None:
@@ -629,14 +649,14 @@ class _Loader(Checks):
         if self.problems:
             return
         if db_table in self.bulk:  # set by its INSERT, ids taken in advance (merge)
-            changed = self.rows(f"SELECT id FROM {db_table} WHERE {db_column} IS NOT NULL")
+            written = self.rows(f"SELECT id FROM {db_table} WHERE {db_column} IS NOT NULL")
         else:
-            changed = self.rows(
+            written = self.rows(
                 f"UPDATE {db_table} t SET {db_column} = r.id FROM {self.staged(table.name)} s "
                 f"LEFT JOIN {db_table} r ON r.public_id = nullif(s.{column.name}, '')::uuid "
                 f"WHERE t.public_id = s.id::uuid AND t.{db_column} IS DISTINCT FROM r.id RETURNING t.id"
             )
-        changed = [pk for (pk,) in changed]
+        changed: list[int] = [pk for (pk,) in written]
         if not changed:
             return
         # A chain that comes back to where it started (A cites B cites A) is refused.
@@ -713,7 +733,7 @@ class _Loader(Checks):
             return None
         return sorted(self.statements)
 
-    def records(self, pks: dict[str, set[int]], *, whole: bool = False) -> dict:
+    def records(self, pks: dict[str, set[int]], *, whole: bool = False) -> dict[type[Model], Any]:
         """Model -> pks, from table name -> pks (``created`` or ``updated``); with ``whole``,
         EVERY_ROW for a table loaded in bulk (empty, then locked: all its rows are the import's)."""
         return {

@@ -13,7 +13,7 @@ class Column:
     name: str
     type: str = "string"  # Table Schema type
     ref: str = ""  # another table this column refers to (by public id)
-    enum: tuple = ()
+    enum: tuple[Any, ...] = ()
     required: bool = False
 
 
@@ -29,11 +29,11 @@ class Table:
         return self.key == ("id",)
 
 
-def _audit():
+def _audit() -> tuple[Column, Column]:
     return (Column("created_at", "datetime", required=True), Column("updated_at", "datetime", required=True))
 
 
-def _status():
+def _status() -> Column:
     return Column("status", enum=tuple(models.Status.values), required=True)
 
 
@@ -194,7 +194,7 @@ BY_NAME = {t.name: t for t in TABLES}
 MANY = {"topics": "slug", "evidence": "public_id"}
 
 
-def _table_schema(table: Table) -> dict:
+def _table_schema(table: Table) -> dict[str, Any]:
     fields = []
     for c in table.columns:
         spec: dict[str, Any] = {"name": c.name, "type": c.type}
