@@ -100,6 +100,14 @@ CLAIM_SHOWN = Shown(
 )
 
 
+def statement_keys(table: str) -> tuple[str, ...]:
+    """The columns of ``table`` naming the statements whose documents its rows are part of: a
+    statement's own id, or a part's keys (none for other tables)."""
+    if table == "claims_statement":
+        return ("id",)
+    return next((part.keys for part in STATEMENT_PARTS if part.table == table), ())
+
+
 def statements_affected(table: str) -> str | None:
     """SQL selecting the statements whose documents change when the records of ``table`` whose
     ids are in the array ``%s`` do (None if its records are not shown in statements')."""

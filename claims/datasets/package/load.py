@@ -627,13 +627,7 @@ class _Loader(Checks):
     @staticmethod
     def tracked(table: Table, alias: str) -> str:
         """The statements whose documents show a row of this table (columns of ``alias``)."""
-        columns = {
-            "statements": ["id"],
-            "statement_speakers": ["statement_id"],
-            "appearances": ["statement_id"],
-            "statement_links": ["from_statement_id", "to_statement_id"],
-            "claims": ["statement_id"],
-        }.get(table.name)
+        columns = dependencies.statement_keys(table.model._meta.db_table)
         return ", ".join(f"{alias}.{c}" for c in columns) if columns else "NULL::bigint"
 
     def mark_updated(self, table: Table, pks: Iterable[int]) -> None:
