@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
+from typing import cast
 
 from django.core import signing
 from django.db.models import Expression, F, Field, Func, Q, Value
@@ -67,7 +68,7 @@ class KeysetPagination(BasePagination):
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
-            return int(api_settings.PAGE_SIZE or 0)
+            return cast(int, api_settings.PAGE_SIZE)  # always set (settings.REST_FRAMEWORK)
         try:
             size = int(raw)
         except ValueError:

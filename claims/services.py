@@ -37,10 +37,9 @@ def lost_references(record: Model) -> list[Model]:
     """The records that deleting ``record`` would silently change through a many-to-many
     relation (no foreign key to protect them): the reviews citing a source as evidence, the
     statements and claims tagged with a topic."""
-    Source, Topic = models.Source, models.Topic
-    if isinstance(record, Source) and record.pk is not None:
+    if isinstance(record, models.Source) and record.pk is not None:
         return list(record.evidence_for.all()[:NAMED_REFERENCES])
-    if isinstance(record, Topic) and record.pk is not None:
+    if isinstance(record, models.Topic) and record.pk is not None:
         return [*record.statements.all()[:NAMED_REFERENCES], *record.claims.all()[:NAMED_REFERENCES]]
     return []
 
@@ -60,11 +59,10 @@ def back_to_draft_if_an_editor_changed(record: Any, user: User, *, changed: bool
     another verdict, another statement for a claim) is not public until a publisher publishes
     the record again. The status is set on ``record`` (the caller saves it) with the reason the
     history will show. Returns whether it did."""
-    Status = models.Status
     if not changed or not getattr(record, "is_public", False) or may_publish(user, type(record)):
         return False
     was = record.status
-    record.status = Status.DRAFT
+    record.status = models.Status.DRAFT
     record._change_reason = (
         f"Changed by an editor while {was}: back to draft until a publisher publishes it again"
     )
@@ -214,8 +212,6 @@ def save_statement(
 ) -> models.Statement:
     """Save a statement and replace whichever of its lists are given (None: left as they are),
     its documents built once for all of it."""
-    if links is not None and (reason := self_link_refused(statement, [r["statement"] for r in links])):
-        raise ValidationError({"links": reason})
     statement.save()
     if topics is not None:
         statement.topics.set(topics)
