@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import orjson
@@ -134,9 +135,9 @@ class ReleasedWhenClosed:
     """An export's chunks; ``release`` runs once, when they end or the response is closed (a
     client gone before the first chunk too, which a generator's ``finally`` would miss)."""
 
-    def __init__(self, chunks, release):
+    def __init__(self, chunks: Iterable[Any], release: Callable[[], None]) -> None:
         self._chunks, self._release, self._released = iter(chunks), release, False
-        self._primed: list = []
+        self._primed: list[Any] = []
 
     def prime(self) -> None:
         """Make the first chunk now (it is handed out first)."""
