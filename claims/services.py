@@ -26,7 +26,6 @@ from .permissions import can_publish
 # server), who may do anything a publisher may.
 User = Account | AnonymousUser | None
 
-SELF_LINK = models.SELF_LINK
 SELF_AFFILIATION = "A speaker cannot be affiliated with itself."
 
 # At most this many referring records are named when a deletion is refused.
@@ -196,7 +195,7 @@ def sync_rows(
 def self_link_refused(statement: models.Statement, targets: Iterable[models.Statement]) -> str | None:
     """Why ``statement`` may not link to these statements (itself among them), or None."""
     if statement.pk is not None and any(target.pk == statement.pk for target in targets):
-        return SELF_LINK
+        return models.SELF_LINK
     return None
 
 

@@ -26,17 +26,15 @@ from django.db.backends.utils import CursorWrapper
 from .search import CLAIMS_SQL, SOURCES_SQL, SPEAKERS_SQL
 from .statements import build_statement_documents
 
-Cursor = CursorWrapper
 
-
-def build_pending(cursor: Cursor) -> None:
+def build_pending(cursor: CursorWrapper) -> None:
     """Build now the documents of the statements this transaction changed, instead of at its
     commit: for a reader later in the same transaction (the workflows in ``services.py`` end
     with this). Does nothing when none are pending."""
     cursor.execute("SELECT claims_build_pending_documents()")
 
 
-def built_at_each_write(cursor: Cursor) -> None:
+def built_at_each_write(cursor: CursorWrapper) -> None:
     """For the rest of this transaction, build the documents of the statements each write
     changes at once, instead of at the commit: for a transaction that never commits (a
     test's) or a session that reads what it writes before committing (a shell)."""
@@ -44,7 +42,7 @@ def built_at_each_write(cursor: Cursor) -> None:
 
 
 @contextmanager
-def paused(cursor: Cursor) -> Iterator[None]:
+def paused(cursor: CursorWrapper) -> Iterator[None]:
     """Within this block (and its transaction), writes mark no statement and the tables'
     triggers keep documents a bulk insert brings: the caller builds them set-based before
     leaving it. The one way of pausing document building."""
@@ -55,7 +53,7 @@ def paused(cursor: Cursor) -> Iterator[None]:
         cursor.execute("SELECT set_config('claims.defer_documents', 'off', true)")
 
 
-def build_all(cursor: Cursor) -> dict[str, int]:
+def build_all(cursor: CursorWrapper) -> dict[str, int]:
     """Every stored document of every record, set-based; the rows written, per kind."""
     written = {}
     for name, sql in (("speakers", SPEAKERS_SQL), ("sources", SOURCES_SQL)):
